@@ -1,0 +1,1 @@
+namespace CollabAkka.Node; internal static class Program { public static void Main() { } }
