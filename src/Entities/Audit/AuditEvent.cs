@@ -1,0 +1,32 @@
+namespace CollabAkka.Entities.Audit;
+
+/// <summary>
+/// One audit record: who did what, to which resource, when, from where. Never carries document
+/// content or other patient data; <see cref="Details"/> holds names, counts and reasons only.
+/// </summary>
+public sealed record AuditEvent
+{
+    public required string EventType { get; init; }
+    public required DateTimeOffset Timestamp { get; init; }
+    public string? UserId { get; init; }
+    public string? Username { get; init; }
+    public string? Role { get; init; }
+    public string? ResourceId { get; init; }
+    public string? SessionId { get; init; }
+    public string? NodeId { get; init; }
+    public string? Ip { get; init; }
+    public string? UserAgent { get; init; }
+    public string? CorrelationId { get; init; }
+    public IReadOnlyDictionary<string, object?>? Details { get; init; }
+}
+
+/// <summary>Audit event types.</summary>
+public static class AuditEventTypes
+{
+    public const string Connect = "CONNECT";
+    public const string Disconnect = "DISCONNECT";
+    public const string ConnectionRejected = "CONNECTION_REJECTED";
+    public const string Join = "JOIN";
+    public const string Leave = "LEAVE";
+    public const string SessionExpired = "SESSION_EXPIRED";
+}

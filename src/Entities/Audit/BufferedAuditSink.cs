@@ -1,0 +1,146 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace CollabAkka.Entities.Audit;
+
+/// <summary>Settings of the audit buffer (<c>Collab:Audit</c>).</summary>
+public sealed class AuditOptions
+{
+    public const int DefaultBufferCapacity = 10_000;
+    public const int DefaultBatchSize = 500;
+
+    /// <summary>Soft bound of events waiting for the store; past it, new edits are refused with UNAVAILABLE.</summary>
+    public int BufferCapacity { get; set; } = DefaultBufferCapacity;
+
+    /// <summary>Most events written in one store call.</summary>
+    public int BatchSize { get; set; } = DefaultBatchSize;
+
+    /// <summary>Wait before retrying a failed write (doubles up to 10 s).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>
+/// Batches audit events off the hot path and writes them to an <see cref="IAuditStore"/>.
+/// A failed batch is retried until it lands: events are never dropped, only delayed. The channel is
+/// unbounded on purpose (a disconnect must be recorded even when the store is down); the soft
+/// <see cref="AuditOptions.BufferCapacity"/> is what callers use to shed new work instead.
+/// </summary>
+public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
+{
+    private readonly Channel<AuditEvent> _channel = Channel.CreateUnbounded<AuditEvent>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly IAuditStore _store;
+    private readonly AuditOptions _options;
+    private readonly ILogger _logger;
+    private readonly Task _writer;
+    private readonly object _flushGate = new();
+    private long _recorded;
+    private long _written;
+    private int _pending;
+    private TaskCompletionSource _progress = NewProgress();
+
+    public BufferedAuditSink(IAuditStore store, AuditOptions options, ILogger<BufferedAuditSink> logger)
+    {
+        _store = store;
+        _options = options;
+        _logger = logger;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    public int Pending => Volatile.Read(ref _pending);
+
+    public int Capacity => _options.BufferCapacity;
+
+    /// <summary>The last write failure, while the store is failing; null once a write succeeds.</summary>
+    public string? LastError { get; private set; }
+
+    public void Record(AuditEvent auditEvent)
+    {
+        Interlocked.Increment(ref _pending);
+        Interlocked.Increment(ref _recorded);
+        if (!_channel.Writer.TryWrite(auditEvent))
+        {
+            // Only after disposal; keep the count honest.
+            Interlocked.Decrement(ref _pending);
+            Interlocked.Decrement(ref _recorded);
+            AuditLog.RecordedAfterShutdown(_logger, auditEvent.EventType);
+        }
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var target = Interlocked.Read(ref _recorded);
+        while (Interlocked.Read(ref _written) < target)
+        {
+            Task progress;
+            lock (_flushGate)
+            {
+                progress = _progress.Task;
+            }
+            if (Interlocked.Read(ref _written) >= target)
+            {
+                break;
+            }
+            await progress.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<AuditEvent>(_options.BatchSize);
+        var reader = _channel.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < _options.BatchSize && reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+            var delay = _options.RetryDelay;
+            while (true)
+            {
+                try
+                {
+                    await _store.AppendAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                    LastError = null;
+                    break;
+                }
+#pragma warning disable CA1031 // Any store failure is retried; the events must not be lost.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    LastError = ex.Message;
+                    AuditLog.WriteFailed(_logger, ex, batch.Count, Pending);
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                }
+            }
+            Interlocked.Add(ref _pending, -batch.Count);
+            Interlocked.Add(ref _written, batch.Count);
+            batch.Clear();
+            TaskCompletionSource done;
+            lock (_flushGate)
+            {
+                done = _progress;
+                _progress = NewProgress();
+            }
+            done.TrySetResult();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private static TaskCompletionSource NewProgress() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static partial class AuditLog
+    {
+        [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "Audit write of {Count} events failed; retrying. {Pending} events wait.")]
+        public static partial void WriteFailed(ILogger logger, Exception exception, int count, int pending);
+
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Error, Message = "Audit event {EventType} recorded after shutdown; not written.")]
+        public static partial void RecordedAfterShutdown(ILogger logger, string eventType);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using CollabAkka.Messages;
+
+namespace CollabAkka.Entities.Configuration;
+
+/// <summary>What one role may do on one resource type.</summary>
+public sealed record RolePermissions(bool CanEdit, bool CanLock, bool CanForceRelease)
+{
+    public static readonly RolePermissions None = new(false, false, false);
+}
+
+/// <summary>
+/// Settings of one type or sub-type as written in <c>config/resources.yml</c>; null means "inherit"
+/// (sub-type from type, type from <c>defaults</c>).
+/// </summary>
+public sealed record ResourceTypeSettings
+{
+    public int? MaxConcurrentEditors { get; init; }
+    public bool MaxViewersSet { get; init; }
+    public int? MaxViewers { get; init; }
+    public TimeSpan? LockTtl { get; init; }
+    public TimeSpan? HeartbeatInterval { get; init; }
+    public TimeSpan? GracePeriod { get; init; }
+    public string? Description { get; init; }
+    public IReadOnlyDictionary<string, RolePermissions> Permissions { get; init; } = new Dictionary<string, RolePermissions>();
+    public IReadOnlyDictionary<string, ResourceTypeSettings> SubTypes { get; init; } = new Dictionary<string, ResourceTypeSettings>();
+}
+
+/// <summary>The effective, immutable policy of one resource id; entities get this snapshot, not options.</summary>
+public sealed record ResourcePolicy(
+    string TypeKey,
+    int MaxConcurrentEditors,
+    int? MaxViewers,
+    TimeSpan LockTtl,
+    TimeSpan HeartbeatInterval,
+    TimeSpan GracePeriod,
+    IReadOnlyDictionary<string, RolePermissions> Roles)
+{
+    /// <summary>An unknown role may view and nothing else.</summary>
+    public RolePermissions For(string role) => Roles.TryGetValue(role, out var p) ? p : RolePermissions.None;
+}
+
+/// <summary>
+/// The validated contents of <c>config/resources.yml</c>. Resolves the policy of a resource id:
+/// sub-type settings override type settings, which override <c>defaults</c>; role permissions merge the same way.
+/// </summary>
+public sealed class ResourceCatalog
+{
+    public const int DefaultMaxConcurrentEditors = 1;
+    public static readonly TimeSpan DefaultLockTtl = TimeSpan.FromSeconds(300);
+    public static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, ResourcePolicy> _cache = new(StringComparer.Ordinal);
+
+    public ResourceCatalog(
+        ResourceTypeSettings defaults,
+        IReadOnlyDictionary<string, RolePermissions> roles,
+        IReadOnlyDictionary<string, ResourceTypeSettings> types,
+        bool allowUnknownTypes,
+        string source)
+    {
+        Defaults = defaults;
+        Roles = roles;
+        Types = types;
+        AllowUnknownTypes = allowUnknownTypes;
+        Source = source;
+    }
+
+    public ResourceTypeSettings Defaults { get; }
+    public IReadOnlyDictionary<string, RolePermissions> Roles { get; }
+    public IReadOnlyDictionary<string, ResourceTypeSettings> Types { get; }
+    public bool AllowUnknownTypes { get; }
+
+    /// <summary>Where the catalog was read from (a file path), for diagnostics.</summary>
+    public string Source { get; }
+
+    /// <summary>The policy for <paramref name="id"/>, or null when its type is unknown and unknown types are refused.</summary>
+    public ResourcePolicy? Resolve(ResourceId id)
+    {
+        var key = id.IsRoot ? id.Type : $"{id.Type}/{id.SubType}";
+        if (_cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+        if (!Types.TryGetValue(id.Type, out var type) && !AllowUnknownTypes)
+        {
+            return null;
+        }
+        ResourceTypeSettings? sub = null;
+        if (type is not null && id.SubType is { } subType)
+        {
+            type.SubTypes.TryGetValue(subType, out sub);
+        }
+        var policy = Merge(key, Defaults, type, sub);
+        _cache.TryAdd(key, policy);
+        return policy;
+    }
+
+    private ResourcePolicy Merge(string key, params ResourceTypeSettings?[] layers)
+    {
+        var maxEditors = DefaultMaxConcurrentEditors;
+        int? maxViewers = null;
+        var ttl = DefaultLockTtl;
+        var heartbeat = DefaultHeartbeatInterval;
+        var grace = DefaultGracePeriod;
+        var roles = new Dictionary<string, RolePermissions>(Roles, StringComparer.Ordinal);
+        foreach (var layer in layers)
+        {
+            if (layer is null)
+            {
+                continue;
+            }
+            maxEditors = layer.MaxConcurrentEditors ?? maxEditors;
+            if (layer.MaxViewersSet)
+            {
+                maxViewers = layer.MaxViewers;
+            }
+            ttl = layer.LockTtl ?? ttl;
+            heartbeat = layer.HeartbeatInterval ?? heartbeat;
+            grace = layer.GracePeriod ?? grace;
+            foreach (var (role, permissions) in layer.Permissions)
+            {
+                roles[role] = permissions;
+            }
+        }
+        return new ResourcePolicy(key, maxEditors, maxViewers, ttl, heartbeat, grace, roles);
+    }
+}

@@ -1,0 +1,263 @@
+using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Configuration;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Messages;
+using CollabAkka.Messages.Entity;
+using CollabAkka.Messages.Wire;
+
+namespace CollabAkka.Entities.Resources;
+
+// Presence: who is in which resource of this family. Server-authoritative; events go only to members.
+internal sealed partial class ResourceEntity
+{
+    private sealed class Member(MemberInfo info, JoinMode mode, DateTimeOffset joinedAt)
+    {
+        public MemberInfo Info { get; } = info;
+        public JoinMode Mode { get; set; } = mode;
+        public DateTimeOffset JoinedAt { get; } = joinedAt;
+
+        public PresenceUser ToWire() =>
+            new(Info.UserId, Info.Username, Info.Role, Mode == JoinMode.Editor ? "editor" : "viewer", JoinedAt, Info.SessionId);
+    }
+
+    private sealed class ResourceRoom(ResourceId id, ResourcePolicy policy)
+    {
+        public ResourceId Id { get; } = id;
+        public ResourcePolicy Policy { get; } = policy;
+        public OrderedDictionary<string, Member> Members { get; } = new(StringComparer.Ordinal);
+        public long Revision { get; set; }
+
+        public int CountMode(JoinMode mode)
+        {
+            var n = 0;
+            foreach (var member in Members.Values)
+            {
+                if (member.Mode == mode)
+                {
+                    n++;
+                }
+            }
+            return n;
+        }
+    }
+
+    // Resource id -> room; insertion-ordered so snapshots are stable.
+    private readonly OrderedDictionary<string, ResourceRoom> _rooms = new(StringComparer.Ordinal);
+
+    // Connection id -> the resources of this family it joined.
+    private readonly Dictionary<string, List<string>> _connections = new(StringComparer.Ordinal);
+
+    private EntityReply OnJoin(JoinResource join, string correlationId)
+    {
+        var policy = _runtime.Catalog.Resolve(join.Resource);
+        if (policy is null)
+        {
+            return EntityReply.Refuse(ErrorCodes.ValidationFailed,
+                $"Resource type '{join.Resource.Type}' is not configured in {_runtime.Catalog.Source}.");
+        }
+        var room = GetOrCreateRoom(join.Resource, policy);
+        var member = join.Member;
+        if (room.Members.ContainsKey(member.ConnectionId))
+        {
+            return EntityReply.Refuse(ErrorCodes.AlreadyJoined, $"This connection already joined {join.Resource.Value}.");
+        }
+
+        var mode = join.RequestedMode;
+        string? reason = null;
+        if (mode == JoinMode.Editor && !policy.For(member.Role).CanEdit)
+        {
+            mode = JoinMode.Viewer;
+            reason = $"Role '{member.Role}' may not edit {policy.TypeKey} resources; joined as viewer.";
+        }
+        if (mode == JoinMode.Viewer && policy.MaxViewers is { } maxViewers && room.CountMode(JoinMode.Viewer) >= maxViewers)
+        {
+            return EntityReply.Refuse(ErrorCodes.MaxViewersReached,
+                $"{join.Resource.Value} already has its maximum of {maxViewers} viewers.",
+                new { maxViewers });
+        }
+
+        var now = Now;
+        var entry = new Member(member, mode, now);
+        room.Members.Add(member.ConnectionId, entry);
+        if (!_connections.TryGetValue(member.ConnectionId, out var joined))
+        {
+            _connections[member.ConnectionId] = joined = [];
+        }
+        joined.Add(join.Resource.Value);
+
+        var user = entry.ToWire();
+        Broadcast(room, EventNames.UserJoined, new UserPresencePayload(user, null, room.Members.Count),
+            new TriggeredBy(member.UserId, member.Username, MethodNames.Join), except: member.ConnectionId);
+        BroadcastAllUsers(new TriggeredBy(member.UserId, member.Username, MethodNames.Join));
+        Audit(AuditEventTypes.Join, member, join.Resource, correlationId, new Dictionary<string, object?>
+        {
+            ["mode"] = user.Mode,
+            ["requestedMode"] = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer",
+            ["reason"] = reason,
+        });
+
+        var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
+        return EntityReply.Ok(new JoinResult(
+            join.Resource.Value,
+            join.Resource.Root.Value,
+            user.Mode,
+            requested,
+            reason,
+            room.Members.Values.Select(m => m.ToWire()).ToList(),
+            room.Revision), room.Revision);
+    }
+
+    private EntityReply OnLeave(LeaveResource leave, string correlationId)
+    {
+        if (!_rooms.TryGetValue(leave.Resource.Value, out var room) ||
+            !room.Members.TryGetValue(leave.ConnectionId, out var member))
+        {
+            return EntityReply.Refuse(ErrorCodes.NotJoined, $"This connection has not joined {leave.Resource.Value}.");
+        }
+        RemoveMember(room, member, "left", MethodNames.Leave, correlationId);
+        BroadcastAllUsers(new TriggeredBy(member.Info.UserId, member.Info.Username, MethodNames.Leave));
+        return EntityReply.Ok(new LeaveResult(leave.Resource.Value));
+    }
+
+    private EntityReply OnDisconnect(DisconnectMember disconnect, string correlationId)
+    {
+        if (!_connections.TryGetValue(disconnect.ConnectionId, out var joined))
+        {
+            return EntityReply.Ok();
+        }
+        Member? last = null;
+        foreach (var resourceId in joined.ToArray())
+        {
+            var room = _rooms[resourceId];
+            last = room.Members[disconnect.ConnectionId];
+            RemoveMember(room, last, disconnect.Reason, "disconnect", correlationId);
+        }
+        if (last is not null)
+        {
+            BroadcastAllUsers(new TriggeredBy(last.Info.UserId, last.Info.Username, "disconnect"));
+        }
+        return EntityReply.Ok();
+    }
+
+    private EntityReply OnGetState(GetResourceState query)
+    {
+        var resources = new List<SubResourceUsers>();
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        long revision = 0;
+        foreach (var room in _rooms.Values)
+        {
+            if (!query.Resource.IsRoot && room.Id.Value != query.Resource.Value)
+            {
+                continue;
+            }
+            if (room.Id.Value == query.Resource.Value)
+            {
+                revision = room.Revision;
+            }
+            resources.Add(new SubResourceUsers(room.Id.Value, room.Members.Values.Select(m => m.ToWire()).ToList()));
+            foreach (var member in room.Members.Values)
+            {
+                users.Add(member.Info.UserId);
+            }
+        }
+        return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, users.Count));
+    }
+
+    private void RemoveMember(ResourceRoom room, Member member, string reason, string action, string correlationId)
+    {
+        var connectionId = member.Info.ConnectionId;
+        room.Members.Remove(connectionId);
+        if (_connections.TryGetValue(connectionId, out var joined))
+        {
+            joined.Remove(room.Id.Value);
+            if (joined.Count == 0)
+            {
+                _connections.Remove(connectionId);
+            }
+        }
+        Broadcast(room, EventNames.UserLeft, new UserPresencePayload(member.ToWire(), reason, room.Members.Count),
+            new TriggeredBy(member.Info.UserId, member.Info.Username, action), except: null);
+        Audit(AuditEventTypes.Leave, member.Info, room.Id, correlationId, new Dictionary<string, object?> { ["reason"] = reason });
+    }
+
+    private ResourceRoom GetOrCreateRoom(ResourceId id, ResourcePolicy policy)
+    {
+        if (!_rooms.TryGetValue(id.Value, out var room))
+        {
+            room = new ResourceRoom(id, policy);
+            _rooms.Add(id.Value, room);
+        }
+        return room;
+    }
+
+    /// <summary>Sends an event to the members of one resource.</summary>
+    private void Broadcast(ResourceRoom room, string eventName, object payload, TriggeredBy? by, string? except)
+    {
+        var recipients = new List<Recipient>(room.Members.Count);
+        foreach (var member in room.Members.Values)
+        {
+            if (member.Info.ConnectionId != except)
+            {
+                recipients.Add(new Recipient(member.Info.NodeId, member.Info.ConnectionId));
+            }
+        }
+        if (recipients.Count == 0)
+        {
+            return;
+        }
+        _runtime.Events.Publish(new EntityBroadcast(recipients, eventName,
+            new ApiBroadcast(eventName, room.Id.Value, payload, by, room.Revision, Now)));
+    }
+
+    /// <summary>Sends <c>resource:all_users</c> to every member of every resource of this family.</summary>
+    private void BroadcastAllUsers(TriggeredBy by)
+    {
+        var recipients = new List<Recipient>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        var groups = new List<SubResourceUsers>();
+        foreach (var room in _rooms.Values)
+        {
+            if (room.Members.Count == 0)
+            {
+                continue;
+            }
+            groups.Add(new SubResourceUsers(room.Id.Value, room.Members.Values.Select(m => m.ToWire()).ToList()));
+            foreach (var member in room.Members.Values)
+            {
+                users.Add(member.Info.UserId);
+                if (seen.Add(member.Info.ConnectionId))
+                {
+                    recipients.Add(new Recipient(member.Info.NodeId, member.Info.ConnectionId));
+                }
+            }
+        }
+        if (recipients.Count == 0)
+        {
+            return;
+        }
+        var payload = new AllUsersPayload(Root.Value, users.Count, groups);
+        _runtime.Events.Publish(new EntityBroadcast(recipients, EventNames.AllUsers,
+            new ApiBroadcast(EventNames.AllUsers, Root.Value, payload, by, 0, Now)));
+    }
+
+    private void Audit(string eventType, MemberInfo member, ResourceId resource, string correlationId,
+        IReadOnlyDictionary<string, object?>? details)
+    {
+        _runtime.Audit.Record(new AuditEvent
+        {
+            EventType = eventType,
+            Timestamp = Now,
+            UserId = member.UserId,
+            Username = member.Username,
+            Role = member.Role,
+            ResourceId = resource.Value,
+            SessionId = member.SessionId,
+            NodeId = _runtime.NodeId,
+            Ip = member.Ip,
+            UserAgent = member.UserAgent,
+            CorrelationId = correlationId,
+            Details = details,
+        });
+    }
+}

@@ -1,0 +1,13 @@
+namespace CollabAkka.Messages.Entity;
+
+/// <summary>Join <paramref name="Resource"/> (a root or one of its children).</summary>
+public sealed record JoinResource(ResourceId Resource, MemberInfo Member, JoinMode RequestedMode) : IEntityCommand;
+
+/// <summary>Leave <paramref name="Resource"/> on request of the member.</summary>
+public sealed record LeaveResource(ResourceId Resource, string ConnectionId) : IEntityCommand;
+
+/// <summary>The connection is gone (closed, swept or aborted): remove it from every resource of the root.</summary>
+public sealed record DisconnectMember(string ConnectionId, string Reason) : IEntityCommand;
+
+/// <summary>Read the users and revision of one resource, or of the whole family when it is a root.</summary>
+public sealed record GetResourceState(ResourceId Resource) : IEntityQuery;

@@ -1,0 +1,52 @@
+using System.Text.Json.Serialization;
+
+namespace CollabAkka.Messages.Wire;
+
+/// <summary>The answer to every hub invocation.</summary>
+public sealed record ApiResponse
+{
+    public required bool Success { get; init; }
+    public string? RequestId { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public object? Data { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ApiError? Error { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? NewRevision { get; init; }
+    public required DateTimeOffset Timestamp { get; init; }
+
+    public static ApiResponse Ok(string? requestId, DateTimeOffset now, object? data = null, long? newRevision = null) =>
+        new() { Success = true, RequestId = requestId, Data = data, NewRevision = newRevision, Timestamp = now };
+
+    public static ApiResponse Fail(string? requestId, DateTimeOffset now, ApiError error) =>
+        new() { Success = false, RequestId = requestId, Error = error, Timestamp = now };
+}
+
+/// <summary>A refusal: a stable code from <see cref="ErrorCodes"/>, a sentence for people, optional details.</summary>
+public sealed record ApiError(
+    string Code,
+    string Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Details = null);
+
+/// <summary>A server-to-client event about a resource.</summary>
+public sealed record ApiBroadcast(
+    string Event,
+    string ResourceId,
+    object Payload,
+    TriggeredBy? TriggeredBy,
+    long NewRevision,
+    DateTimeOffset Timestamp);
+
+/// <summary>Who caused a broadcast.</summary>
+public sealed record TriggeredBy(string UserId, string Username, string Action);
+
+/// <summary>Sent once to a new connection.</summary>
+public sealed record ConnectedEvent(
+    string SessionId,
+    string UserId,
+    string Username,
+    string Role,
+    DateTimeOffset ServerTime,
+    string NodeId,
+    double SessionTtlSeconds,
+    double HeartbeatIntervalSeconds);

@@ -1,0 +1,210 @@
+using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Configuration;
+using CollabAkka.Entities.Resources;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Node.Configuration;
+using CollabAkka.Node.Storage;
+using CollabAkka.Web.Auth;
+using CollabAkka.Web.Hubs;
+using CollabAkka.Web.Http;
+using CollabAkka.Web.Sessions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serilog;
+using Serilog.Events;
+using ILogger = Microsoft.Extensions.Logging.ILogger;
+using Serilog.Formatting.Json;
+
+namespace CollabAkka.Node.Hosting;
+
+/// <summary>
+/// Builds a node: configuration (appsettings.json, environment, command line, resources.yml) bound to
+/// options, stores, entities, the hub and HTTP endpoints. Program and the TestKit both use it, so tests
+/// run the same wiring as production, with only time and ports swapped.
+/// </summary>
+public static partial class CollabNodeBuilder
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        customize?.Invoke(builder);
+
+        var collab = builder.Configuration.GetSection("Collab").Get<CollabOptions>() ?? new CollabOptions();
+        var embedded = string.Equals(collab.Profile, CollabOptions.EmbeddedProfile, StringComparison.OrdinalIgnoreCase);
+        var nodeId = collab.NodeId ?? $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
+        var dataDir = Path.GetFullPath(collab.DataDir);
+        Directory.CreateDirectory(dataDir);
+
+        // Logs: Serilog underneath Microsoft.Extensions.Logging, NDJSON to console and a daily file.
+        var logConfig = ConfigureLevels(new LoggerConfiguration(), builder.Configuration.GetSection("Serilog:MinimumLevel"))
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("NodeId", nodeId)
+            .WriteTo.File(new JsonFormatter(renderMessage: true), Path.Combine(dataDir, "logs", "collab-.ndjson"),
+                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 14);
+        if (collab.ConsoleLogs)
+        {
+            logConfig = logConfig.WriteTo.Console(new JsonFormatter(renderMessage: true));
+        }
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(logConfig.CreateLogger(), dispose: true);
+
+        var catalog = ResourcesYamlLoader.LoadFile(ResolveResourcesFile(collab.ResourcesFile));
+        var authOptions = builder.Configuration.GetSection("Auth").Get<CollabAuthOptions>() ?? new CollabAuthOptions();
+        var devTokensEnabled = authOptions.DevTokens ?? embedded;
+        var connectionOptions = builder.Configuration.GetSection("Collab:Connections").Get<ConnectionOptions>() ?? new ConnectionOptions();
+        ValidateConnections(connectionOptions);
+
+        var services = builder.Services;
+        services.TryAddTimeProvider();
+        services.AddSingleton(new NodeIdentity(nodeId));
+        services.AddSingleton(catalog);
+        services.Configure<ConnectionOptions>(builder.Configuration.GetSection("Collab:Connections"));
+        services.Configure<AuditOptions>(builder.Configuration.GetSection("Collab:Audit"));
+        services.Configure<EntityOptions>(builder.Configuration.GetSection("Collab:Entities"));
+        var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
+
+        // Stores (embedded: one SQLite file).
+        var database = new SqliteDatabase(Path.Combine(dataDir, "collab.db"));
+        services.AddSingleton(database);
+        services.AddSingleton<IAuditStore, SqliteAuditStore>();
+        services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
+            sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>()));
+        services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
+
+        // Entities and routing (embedded: in-process).
+        services.AddSingleton<IEntityEventSink, SignalREventSink>();
+        services.AddSingleton(sp => new EntityRuntime(
+            nodeId, catalog, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IAuditSink>(),
+            sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<IOptions<EntityOptions>>().Value,
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<IEntityRouter>(sp => new InProcessEntityRouter(sp.GetRequiredService<EntityRuntime>()));
+
+        // Sessions and the hub.
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<SessionLifecycle>();
+        services.AddSingleton<SessionSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
+        services.AddSingleton<CollabHubFilter>();
+        services.AddSignalR(o =>
+        {
+            o.MaximumReceiveMessageSize = connectionOptions.MaxMessageBytes;
+            o.AddFilter<CollabHubFilter>();
+        }).AddJsonProtocol();
+
+        DevTokenIssuer? devTokens = null;
+        if (devTokensEnabled)
+        {
+            devTokens = new DevTokenIssuer(dataDir, authOptions, TimeProvider.System);
+            services.AddSingleton(devTokens);
+        }
+        services.AddCollabAuthentication(authOptions, devTokens);
+        services.AddCollabOperatorPolicy(httpOptions);
+        services.AddProblemDetails();
+        services.AddHealthChecks()
+            .AddCheck<SqliteHealthCheck>("store")
+            .AddCheck<AuditBufferHealthCheck>("audit");
+
+        var app = builder.Build();
+
+        database.MigrateAsync().GetAwaiter().GetResult();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(async context =>
+        {
+            var http = context.HttpContext;
+            var code = http.Response.StatusCode switch
+            {
+                StatusCodes.Status404NotFound => Messages.ErrorCodes.NotFound,
+                StatusCodes.Status401Unauthorized => Messages.ErrorCodes.Unauthorized,
+                StatusCodes.Status403Forbidden => Messages.ErrorCodes.PermissionDenied,
+                StatusCodes.Status413PayloadTooLarge => Messages.ErrorCodes.PayloadTooLarge,
+                StatusCodes.Status429TooManyRequests => Messages.ErrorCodes.RateLimited,
+                >= 500 => Messages.ErrorCodes.Unavailable,
+                _ => Messages.ErrorCodes.ValidationFailed,
+            };
+            await Problems.WriteAsync(http, http.Response.StatusCode, code, $"HTTP {http.Response.StatusCode} for {http.Request.Path}.").ConfigureAwait(false);
+        });
+        app.UseWebSockets();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapCollab(devTokensEnabled);
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CollabAkka.Node");
+            foreach (var address in addresses)
+            {
+                NodeLog.Listening(log, address, nodeId, collab.Profile, catalog.Source, dataDir);
+            }
+        });
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            // Let buffered audit events land before the process ends.
+            app.Services.GetRequiredService<BufferedAuditSink>().FlushAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)
+                .ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
+        });
+        return app;
+    }
+
+    // Serilog.Settings.Configuration does not restore here; read the levels ourselves.
+    private static LoggerConfiguration ConfigureLevels(LoggerConfiguration config, IConfigurationSection section)
+    {
+        config = config.MinimumLevel.Is(ParseLevel(section["Default"], LogEventLevel.Information));
+        foreach (var entry in section.GetSection("Override").GetChildren())
+        {
+            config = config.MinimumLevel.Override(entry.Key, ParseLevel(entry.Value, LogEventLevel.Information));
+        }
+        return config;
+    }
+
+    private static LogEventLevel ParseLevel(string? text, LogEventLevel fallback) =>
+        Enum.TryParse<LogEventLevel>(text, ignoreCase: true, out var level) ? level : fallback;
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+
+    private static string ResolveResourcesFile(string path)
+    {
+        if (Path.IsPathRooted(path) || File.Exists(path))
+        {
+            return Path.GetFullPath(path);
+        }
+        var beside = Path.Combine(AppContext.BaseDirectory, path);
+        return File.Exists(beside) ? beside : Path.GetFullPath(path);
+    }
+
+    private static void ValidateConnections(ConnectionOptions o)
+    {
+        if (o.MaxConnectionsPerUser < 1 || o.SessionTtl <= TimeSpan.Zero || o.SweepInterval <= TimeSpan.Zero ||
+            o.InvocationsPerSecond <= 0 || o.InvocationBurst < 1 || o.MaxMessageBytes < 1024)
+        {
+            throw new OptionsValidationException("Collab:Connections", typeof(ConnectionOptions),
+                ["Collab:Connections: MaxConnectionsPerUser >= 1, SessionTtl > 0, SweepInterval > 0, InvocationsPerSecond > 0, InvocationBurst >= 1, MaxMessageBytes >= 1024 are required."]);
+        }
+    }
+
+    private static partial class NodeLog
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information,
+            Message = "CollabAkka node {NodeId} ready at {Url} (profile {Profile}; resources {ResourcesFile}; data {DataDir}); demo at {Url}/demo")]
+        public static partial void Listening(ILogger logger, string url, string nodeId, string profile, string resourcesFile, string dataDir);
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.Data.Sqlite;
+
+namespace CollabAkka.Node.Storage;
+
+/// <summary>
+/// The embedded store's file: opens connections (WAL, busy timeout) and applies versioned migrations
+/// once, in order, each in its own transaction, recorded in <c>schema_migrations</c>.
+/// </summary>
+public sealed class SqliteDatabase
+{
+    private static readonly (int Version, string Sql)[] Migrations =
+    [
+        (1, """
+            CREATE TABLE audit_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                ts_ms INTEGER NOT NULL,
+                event_type TEXT NOT NULL,
+                user_id TEXT, username TEXT, role TEXT,
+                resource_id TEXT, session_id TEXT, node_id TEXT,
+                ip TEXT, user_agent TEXT, correlation_id TEXT,
+                details TEXT
+            );
+            CREATE INDEX ix_audit_ts ON audit_events (ts_ms);
+            CREATE INDEX ix_audit_user ON audit_events (user_id, ts_ms);
+            CREATE INDEX ix_audit_resource ON audit_events (resource_id, ts_ms);
+            CREATE INDEX ix_audit_type ON audit_events (event_type, ts_ms);
+            CREATE INDEX ix_audit_correlation ON audit_events (correlation_id);
+            """),
+    ];
+
+    static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();
+
+    public SqliteDatabase(string path)
+    {
+        Path = path;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        ConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    public string ConnectionString { get; }
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    /// <summary>Applies the migrations this file lacks. Idempotent; BEGIN IMMEDIATE serializes two processes.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var (version, sql) in Migrations)
+        {
+            await using var tx = connection.BeginTransaction(deferred: false);
+            await using var check = connection.CreateCommand();
+            check.Transaction = tx;
+            check.CommandText = "SELECT COUNT(*) FROM schema_migrations WHERE version = $v";
+            check.Parameters.AddWithValue("$v", version);
+            if ((long)(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0)
+            {
+                continue;
+            }
+            await using var apply = connection.CreateCommand();
+            apply.Transaction = tx;
+            apply.CommandText = sql + "; INSERT INTO schema_migrations (version, applied_at) VALUES ($v, $t);";
+            apply.Parameters.AddWithValue("$v", version);
+            apply.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToString("O"));
+            await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+using System.Reflection;
+using System.Text.Json;
+using CollabAkka.Entities.Configuration;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Messages;
+using CollabAkka.Messages.Entity;
+using CollabAkka.Web.Auth;
+using CollabAkka.Web.Hubs;
+using CollabAkka.Web.Sessions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace CollabAkka.Web.Http;
+
+/// <summary>The node's HTTP surface: probes, capabilities, statistics, entity state, dev tokens, the hub.</summary>
+public static class CollabEndpoints
+{
+    public const string OperatorPolicy = "operator";
+    public const int ProtocolVersion = 1;
+
+    public static readonly string ProductVersion =
+        typeof(CollabEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private static readonly string[] SigningAlgorithms = ["RS256"];
+
+
+    public static IEndpointRouteBuilder MapCollab(this IEndpointRouteBuilder app, bool devTokens)
+    {
+        var startedAt = DateTimeOffset.UtcNow;
+        app.MapHub<CollabHub>(AuthSetup.HubPath);
+
+        app.MapGet("/health", (NodeIdentity node, TimeProvider time) => Results.Json(new
+        {
+            status = "healthy",
+            nodeId = node.NodeId,
+            version = ProductVersion,
+            uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - startedAt).TotalSeconds, 1),
+            time = time.GetUtcNow(),
+        }));
+
+        app.MapHealthChecks("/ready", new HealthCheckOptions
+        {
+            ResponseWriter = WriteReadiness,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status200OK,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
+
+        app.MapGet("/api/capabilities", Capabilities);
+        app.MapGet("/api/stats", Stats);
+
+        app.MapGet("/api/resources/{**id}", async (string id, IEntityRouter router, HttpContext http) =>
+        {
+            if (!ResourceId.TryParse(id, out var resourceId, out var error))
+            {
+                return Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, error);
+            }
+            var reply = await router.SendAsync(new EntityEnvelope(resourceId, http.TraceIdentifier, new GetResourceState(resourceId)),
+                http.RequestAborted).ConfigureAwait(false);
+            return reply.Error is { } e
+                ? Problems.Result(http, StatusCodes.Status503ServiceUnavailable, e.Code, e.Message)
+                : Results.Json(reply.Data);
+        }).RequireAuthorization(OperatorPolicy);
+
+        if (devTokens)
+        {
+            app.MapPost("/dev/token", async (HttpContext http, DevTokenIssuer issuer) =>
+            {
+                DevTokenRequest? body;
+                try
+                {
+                    body = await http.Request.ReadFromJsonAsync<DevTokenRequest>(http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (JsonException ex)
+                {
+                    return Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, $"Body is not valid JSON: {ex.Message}");
+                }
+                if (body is null || !IsName(body.UserId) || !IsName(body.Role) || string.IsNullOrWhiteSpace(body.Username) || body.Username.Length > 128)
+                {
+                    return Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed,
+                        "userId and role (1-64 of A-Z a-z 0-9 . _ - @) and username (1-128 characters) are required.");
+                }
+                var (token, expiresAt) = issuer.Issue(body.UserId!, body.Username!, body.Role!);
+                return Results.Json(new { token, expiresAt });
+            });
+        }
+        return app;
+    }
+
+    public static IServiceCollection AddCollabOperatorPolicy(this IServiceCollection services, CollabHttpOptions options) =>
+        services.AddAuthorizationBuilder()
+            .AddPolicy(OperatorPolicy, p => p.RequireAuthenticatedUser().RequireClaim("role", options.OperatorRoles))
+            .Services;
+
+    private static bool IsName(string? s) =>
+        !string.IsNullOrEmpty(s) && s.Length <= 64 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');
+
+    private sealed record DevTokenRequest(string? UserId, string? Username, string? Role);
+
+    private static IResult Capabilities(ResourceCatalog catalog, NodeIdentity node, IOptions<ConnectionOptions> connections, DevTokenIssuer? devTokens)
+    {
+        var c = connections.Value;
+        object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings) => new
+        {
+            type = name,
+            description = settings.Description,
+            maxConcurrentEditors = p.MaxConcurrentEditors,
+            maxViewers = p.MaxViewers,
+            lockTTL = p.LockTtl.TotalSeconds,
+            heartbeatInterval = p.HeartbeatInterval.TotalSeconds,
+            gracePeriod = p.GracePeriod.TotalSeconds,
+            permissions = p.Roles,
+            subTypes = settings.SubTypes.Select(s =>
+                Describe(s.Key, catalog.Resolve(ResourceId.Parse($"{name}:x/{s.Key}:x"))!, s.Value)).ToList(),
+        };
+        return Results.Json(new
+        {
+            product = "CollabAkka",
+            version = ProductVersion,
+            protocolVersion = ProtocolVersion,
+            nodeId = node.NodeId,
+            hub = new { path = AuthSetup.HubPath, protocol = "json", methods = MethodNames.All, events = EventNames.All },
+            errorCodes = ErrorCodes.All,
+            auth = new { algorithms = SigningAlgorithms, devTokens = devTokens is not null, tokenQueryParameter = "access_token" },
+            limits = new
+            {
+                maxConnectionsPerUser = c.MaxConnectionsPerUser,
+                sessionTtlSeconds = c.SessionTtl.TotalSeconds,
+                heartbeatIntervalSeconds = c.HeartbeatInterval.TotalSeconds,
+                invocationsPerSecond = c.InvocationsPerSecond,
+                invocationBurst = c.InvocationBurst,
+                maxMessageBytes = c.MaxMessageBytes,
+                maxResourceIdLength = ResourceId.MaxLength,
+            },
+            allowUnknownResourceTypes = catalog.AllowUnknownTypes,
+            resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value)).ToList(),
+            roles = catalog.Roles,
+        });
+    }
+
+    private static IResult Stats(ConnectionRegistry registry, IEntityRouter router, TimeProvider time, IOptions<ConnectionOptions> options)
+    {
+        var now = time.GetUtcNow();
+        var staleAfter = options.Value.StaleAfter;
+        var byTransport = new Dictionary<string, int>(StringComparer.Ordinal);
+        var stale = 0;
+        var total = 0;
+        foreach (var session in registry.All)
+        {
+            total++;
+            byTransport[session.Transport] = byTransport.GetValueOrDefault(session.Transport) + 1;
+            if (now - session.LastActivity > staleAfter)
+            {
+                stale++;
+            }
+        }
+        return Results.Json(new
+        {
+            totalConnections = total,
+            uniqueUsers = registry.UniqueUsers,
+            byTransport,
+            staleConnections = stale,
+            activeEntities = router.ActiveRoots.Count,
+            time = now,
+        });
+    }
+
+    private static Task WriteReadiness(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        var status = report.Status switch
+        {
+            HealthStatus.Healthy => "ready",
+            HealthStatus.Degraded => "degraded",
+            _ => "not_ready",
+        };
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status,
+            nodeId = http.RequestServices.GetRequiredService<NodeIdentity>().NodeId,
+            totalDurationMs = Math.Round(report.TotalDuration.TotalMilliseconds, 2),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString().ToLowerInvariant(),
+                latencyMs = Math.Round(e.Value.Duration.TotalMilliseconds, 2),
+                description = e.Value.Description,
+                data = e.Value.Data,
+            }),
+        });
+    }
+}

@@ -1,0 +1,8 @@
+namespace CollabAkka.Web.Http;
+
+/// <summary>HTTP API settings (<c>Collab:Http</c>).</summary>
+public sealed class CollabHttpOptions
+{
+    /// <summary>Roles allowed to read entity state over HTTP.</summary>
+    public string[] OperatorRoles { get; set; } = ["admin", "auditor"];
+}

@@ -1,0 +1,215 @@
+using System.Security.Claims;
+using System.Text.Json;
+using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Messages;
+using CollabAkka.Messages.Entity;
+using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Sessions;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Connections.Features;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace CollabAkka.Web.Hubs;
+
+/// <summary>
+/// The edge of the node. Thin by design: validate, authorize, wrap in an envelope, hand to the router,
+/// map the reply to the wire. It holds no state; sessions live in <see cref="ConnectionRegistry"/>,
+/// resources in entities. Every method takes one JSON object and answers an <see cref="ApiResponse"/>.
+/// </summary>
+[Authorize]
+public sealed partial class CollabHub(
+    IEntityRouter router,
+    ConnectionRegistry registry,
+    SessionLifecycle lifecycle,
+    IAuditSink audit,
+    TimeProvider time,
+    NodeIdentity node,
+    IOptions<ConnectionOptions> connectionOptions) : Hub
+{
+    internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
+
+    private ConnectionOptions Options => connectionOptions.Value;
+
+    public override async Task OnConnectedAsync()
+    {
+        var now = time.GetUtcNow();
+        var member = CreateMember(Context);
+        var http = Context.GetHttpContext();
+        var transport = Context.Features.Get<IHttpTransportFeature>()?.TransportType.ToString() ?? "Unknown";
+        var session = new Session(member, transport, now, Context.Abort);
+        if (!registry.TryRegister(session, Options.MaxConnectionsPerUser, out var existing))
+        {
+            var message = $"User {member.UserId} already has {existing} open connections; the limit is " +
+                          $"{Options.MaxConnectionsPerUser} (Collab:Connections:MaxConnectionsPerUser).";
+            audit.Record(Audit(AuditEventTypes.ConnectionRejected, member, now, new Dictionary<string, object?>
+            {
+                ["code"] = ErrorCodes.MaxConnectionsReached,
+                ["reason"] = message,
+            }));
+            await Clients.Caller.SendAsync(EventNames.Error, new ApiError(ErrorCodes.MaxConnectionsReached, message)).ConfigureAwait(false);
+            // A HubException's message reaches the client in the close frame, so the refusal is readable there too.
+            throw new HubException($"{ErrorCodes.MaxConnectionsReached}: {message}");
+        }
+        audit.Record(Audit(AuditEventTypes.Connect, member, now, new Dictionary<string, object?>
+        {
+            ["transport"] = transport,
+            ["path"] = http?.Request.Path.Value,
+        }));
+        await Clients.Caller.SendAsync(EventNames.Connected, new ConnectedEvent(
+            member.SessionId, member.UserId, member.Username, member.Role, now, node.NodeId,
+            Options.SessionTtl.TotalSeconds, Options.HeartbeatInterval.TotalSeconds)).ConfigureAwait(false);
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception) =>
+        lifecycle.EndAsync(Context.ConnectionId, exception is null ? "disconnected" : "connection_lost", exception?.Message);
+
+    [HubMethodName(MethodNames.Join)]
+    public async Task<ApiResponse> JoinAsync(JsonElement request)
+    {
+        if (!TryBind<JoinRequest>(request, out var join, out var invalid))
+        {
+            return invalid;
+        }
+        if (!TryResource(join.ResourceId, join.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        JoinMode mode;
+        switch (join.Mode)
+        {
+            case null or "viewer":
+                mode = JoinMode.Viewer;
+                break;
+            case "editor":
+                mode = JoinMode.Editor;
+                break;
+            default:
+                return Fail(join.RequestId, ErrorCodes.ValidationFailed, "mode must be 'editor' or 'viewer'.");
+        }
+        var session = CurrentSession();
+        session.AddRoot(resourceId.Root.Value);
+        return await SendAsync(resourceId, join.RequestId, new JoinResource(resourceId, session.Member, mode)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.Leave)]
+    public async Task<ApiResponse> LeaveAsync(JsonElement request)
+    {
+        if (!TryBind<LeaveRequest>(request, out var leave, out var invalid) ||
+            !TryResource(leave.ResourceId, leave.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, leave.RequestId, new LeaveResource(resourceId, Context.ConnectionId)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.Heartbeat)]
+    public ApiResponse Heartbeat(JsonElement request)
+    {
+        if (!TryBind<HeartbeatRequest>(request, out var heartbeat, out var invalid))
+        {
+            return invalid;
+        }
+        // The filter already renewed the session; answer with when it now expires.
+        var now = time.GetUtcNow();
+        return ApiResponse.Ok(heartbeat.RequestId, now, new HeartbeatAck(now, now + Options.SessionTtl));
+    }
+
+    private async Task<ApiResponse> SendAsync(ResourceId resourceId, string? requestId, IEntityCommand command)
+    {
+        var correlationId = requestId ?? Guid.NewGuid().ToString("N");
+        var reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted)
+            .ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        return reply.Error is { } error
+            ? ApiResponse.Fail(requestId, now, error)
+            : ApiResponse.Ok(requestId, now, reply.Data, reply.NewRevision);
+    }
+
+    private Session CurrentSession() =>
+        registry.Get(Context.ConnectionId) ?? throw new HubException("The session of this connection has ended.");
+
+    private bool TryBind<T>(JsonElement request, out T value, out ApiResponse invalid)
+        where T : class
+    {
+        value = null!;
+        invalid = null!;
+        if (request.ValueKind != JsonValueKind.Object)
+        {
+            invalid = Fail(null, ErrorCodes.ValidationFailed, "The argument must be a JSON object.");
+            return false;
+        }
+        string? requestId = null;
+        if (request.TryGetProperty("requestId", out var rid))
+        {
+            if (rid.ValueKind != JsonValueKind.String || rid.GetString()!.Length > Options.MaxRequestIdLength)
+            {
+                invalid = Fail(null, ErrorCodes.ValidationFailed,
+                    $"requestId must be a string of at most {Options.MaxRequestIdLength} characters (Collab:Connections:MaxRequestIdLength).");
+                return false;
+            }
+            requestId = rid.GetString();
+        }
+        try
+        {
+            value = request.Deserialize<T>(RequestJson)!;
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            invalid = Fail(requestId, ErrorCodes.ValidationFailed, $"The request does not have the expected shape: {ex.Message}");
+            return false;
+        }
+    }
+
+    private bool TryResource(string? text, string? requestId, out ResourceId resourceId, out ApiResponse invalid)
+    {
+        if (ResourceId.TryParse(text, out resourceId, out var error))
+        {
+            invalid = null!;
+            return true;
+        }
+        invalid = Fail(requestId, ErrorCodes.ValidationFailed, error, new { field = "resourceId" });
+        return false;
+    }
+
+    private ApiResponse Fail(string? requestId, string code, string message, object? details = null) =>
+        ApiResponse.Fail(requestId, time.GetUtcNow(), new ApiError(code, message, details));
+
+    private MemberInfo CreateMember(HubCallerContext context)
+    {
+        var user = context.User ?? new ClaimsPrincipal();
+        var http = context.GetHttpContext();
+        var userId = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "unknown";
+        var name = user.FindFirst("name")?.Value ?? userId;
+        var role = user.FindFirst("role")?.Value ?? user.FindFirst(ClaimTypes.Role)?.Value ?? "viewer";
+        return new MemberInfo(
+            context.ConnectionId,
+            Guid.CreateVersion7().ToString("N"),
+            userId,
+            name,
+            role,
+            node.NodeId,
+            http?.Connection.RemoteIpAddress?.ToString(),
+            http is null ? null : Truncate(http.Request.Headers.UserAgent.ToString(), 512));
+    }
+
+    private static string? Truncate(string? text, int max) =>
+        string.IsNullOrEmpty(text) ? null : text.Length <= max ? text : text[..max];
+
+    private AuditEvent Audit(string type, MemberInfo member, DateTimeOffset now, IReadOnlyDictionary<string, object?> details) => new()
+    {
+        EventType = type,
+        Timestamp = now,
+        UserId = member.UserId,
+        Username = member.Username,
+        Role = member.Role,
+        SessionId = member.SessionId,
+        NodeId = node.NodeId,
+        Ip = member.Ip,
+        UserAgent = member.UserAgent,
+        Details = details,
+    };
+}

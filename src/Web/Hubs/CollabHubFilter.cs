@@ -1,0 +1,71 @@
+using CollabAkka.Messages;
+using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Sessions;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CollabAkka.Web.Hubs;
+
+/// <summary>
+/// Around every invocation: renew the session (activity), enforce the per-connection rate, put the
+/// session in the logging scope, and turn an unexpected failure into an INTERNAL_ERROR answer so the
+/// connection survives it.
+/// </summary>
+public sealed partial class CollabHubFilter(
+    ConnectionRegistry registry,
+    TimeProvider time,
+    IOptions<ConnectionOptions> options,
+    ILogger<CollabHubFilter> logger) : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(
+        HubInvocationContext invocationContext,
+        Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        var now = time.GetUtcNow();
+        var session = registry.Get(invocationContext.Context.ConnectionId);
+        using var scope = logger.BeginScope(new Dictionary<string, object?>
+        {
+            ["SessionId"] = session?.SessionId,
+            ["UserId"] = session?.UserId,
+            ["HubMethod"] = invocationContext.HubMethodName,
+        });
+        if (session is not null)
+        {
+            session.Touch(now);
+            var o = options.Value;
+            if (!session.TryConsumeInvocation(now, o.InvocationsPerSecond, o.InvocationBurst))
+            {
+                return ApiResponse.Fail(null, now, new ApiError(ErrorCodes.RateLimited,
+                    $"More than {o.InvocationsPerSecond} invocations per second (burst {o.InvocationBurst}); " +
+                    "configured by Collab:Connections:InvocationsPerSecond and InvocationBurst.",
+                    new { retryAfterMs = (int)Math.Ceiling(1000 / o.InvocationsPerSecond) }));
+            }
+        }
+        try
+        {
+            return await next(invocationContext).ConfigureAwait(false);
+        }
+        catch (HubException)
+        {
+            throw;
+        }
+        catch (OperationCanceledException) when (invocationContext.Context.ConnectionAborted.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // The connection must survive a bug in one invocation.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            FilterLog.InvocationFailed(logger, ex, invocationContext.HubMethodName);
+            return ApiResponse.Fail(null, time.GetUtcNow(), new ApiError(ErrorCodes.Internal, "The server failed to handle the request."));
+        }
+    }
+
+    private static partial class FilterLog
+    {
+        [LoggerMessage(EventId = 3200, Level = LogLevel.Error, Message = "Hub method {Method} failed.")]
+        public static partial void InvocationFailed(ILogger logger, Exception exception, string method);
+    }
+}

@@ -1,0 +1,78 @@
+using CollabAkka.Messages.Entity;
+
+namespace CollabAkka.Web.Sessions;
+
+/// <summary>One live hub connection: who, from where, since when, and which roots it joined.</summary>
+public sealed class Session
+{
+    private long _lastActivityTicks;
+    private readonly HashSet<string> _roots = new(StringComparer.Ordinal);
+    private double _tokens;
+    private long _tokensAtTicks;
+
+    public Session(MemberInfo member, string transport, DateTimeOffset connectedAt, Action abort)
+    {
+        Member = member;
+        Transport = transport;
+        ConnectedAt = connectedAt;
+        Abort = abort;
+        _lastActivityTicks = connectedAt.UtcTicks;
+        _tokensAtTicks = connectedAt.UtcTicks;
+        _tokens = double.NaN;
+    }
+
+    public MemberInfo Member { get; }
+    public string ConnectionId => Member.ConnectionId;
+    public string SessionId => Member.SessionId;
+    public string UserId => Member.UserId;
+    public string Transport { get; }
+    public DateTimeOffset ConnectedAt { get; }
+
+    /// <summary>Closes the underlying connection.</summary>
+    public Action Abort { get; }
+
+    public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
+
+    public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastActivityTicks, now.UtcTicks);
+
+    /// <summary>The roots this connection joined something in (to tell them when it goes).</summary>
+    public string[] Roots
+    {
+        get
+        {
+            lock (_roots)
+            {
+                return [.. _roots];
+            }
+        }
+    }
+
+    public void AddRoot(string root)
+    {
+        lock (_roots)
+        {
+            _roots.Add(root);
+        }
+    }
+
+    /// <summary>Token bucket: true when one more invocation fits the configured rate.</summary>
+    public bool TryConsumeInvocation(DateTimeOffset now, double perSecond, int burst)
+    {
+        lock (_roots)
+        {
+            if (double.IsNaN(_tokens))
+            {
+                _tokens = burst;
+            }
+            var elapsed = (now.UtcTicks - _tokensAtTicks) / (double)TimeSpan.TicksPerSecond;
+            _tokensAtTicks = now.UtcTicks;
+            _tokens = Math.Min(burst, _tokens + Math.Max(0, elapsed) * perSecond);
+            if (_tokens < 1)
+            {
+                return false;
+            }
+            _tokens -= 1;
+            return true;
+        }
+    }
+}
