@@ -86,7 +86,7 @@ public static partial class CollabNodeBuilder
         // Entities and routing (embedded: in-process).
         services.AddSingleton<IEntityEventSink, SignalREventSink>();
         services.AddSingleton(sp => new EntityRuntime(
-            nodeId, catalog, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IAuditSink>(),
+            nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<IOptions<EntityOptions>>().Value,
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IEntityRouter>(sp => new InProcessEntityRouter(sp.GetRequiredService<EntityRuntime>()));
@@ -175,9 +175,9 @@ public static partial class CollabNodeBuilder
 
     private static void TryAddTimeProvider(this IServiceCollection services)
     {
-        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider) && Equals(d.ServiceKey, CollabTime.Key)))
         {
-            services.AddSingleton(TimeProvider.System);
+            services.AddKeyedSingleton(CollabTime.Key, TimeProvider.System);
         }
     }
 

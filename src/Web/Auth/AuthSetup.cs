@@ -81,7 +81,7 @@ public static class AuthSetup
                     if (http.Request.Path.StartsWithSegments(HubPath))
                     {
                         var services = http.RequestServices;
-                        var time = services.GetRequiredService<TimeProvider>();
+                        var time = services.GetRequiredKeyedService<TimeProvider>(CollabTime.Key);
                         services.GetRequiredService<IAuditSink>().Record(new AuditEvent
                         {
                             EventType = AuditEventTypes.ConnectionRejected,

@@ -34,7 +34,7 @@ public static class CollabEndpoints
         var startedAt = DateTimeOffset.UtcNow;
         app.MapHub<CollabHub>(AuthSetup.HubPath);
 
-        app.MapGet("/health", (NodeIdentity node, TimeProvider time) => Results.Json(new
+        app.MapGet("/health", (NodeIdentity node, [FromKeyedServices(CollabTime.Key)] TimeProvider time) => Results.Json(new
         {
             status = "healthy",
             nodeId = node.NodeId,
@@ -105,9 +105,10 @@ public static class CollabEndpoints
 
     private sealed record DevTokenRequest(string? UserId, string? Username, string? Role);
 
-    private static IResult Capabilities(ResourceCatalog catalog, NodeIdentity node, IOptions<ConnectionOptions> connections, DevTokenIssuer? devTokens)
+    private static IResult Capabilities(ResourceCatalog catalog, NodeIdentity node, IOptions<ConnectionOptions> connections, HttpContext http)
     {
         var c = connections.Value;
+        var devTokens = http.RequestServices.GetService<DevTokenIssuer>();
         object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings) => new
         {
             type = name,
@@ -146,7 +147,7 @@ public static class CollabEndpoints
         });
     }
 
-    private static IResult Stats(ConnectionRegistry registry, IEntityRouter router, TimeProvider time, IOptions<ConnectionOptions> options)
+    private static IResult Stats(ConnectionRegistry registry, IEntityRouter router, [FromKeyedServices(CollabTime.Key)] TimeProvider time, IOptions<ConnectionOptions> options)
     {
         var now = time.GetUtcNow();
         var staleAfter = options.Value.StaleAfter;

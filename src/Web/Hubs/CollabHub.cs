@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Security.Claims;
 using System.Text.Json;
 using CollabAkka.Entities.Audit;
@@ -25,7 +26,7 @@ public sealed partial class CollabHub(
     ConnectionRegistry registry,
     SessionLifecycle lifecycle,
     IAuditSink audit,
-    TimeProvider time,
+    [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     NodeIdentity node,
     IOptions<ConnectionOptions> connectionOptions) : Hub
 {

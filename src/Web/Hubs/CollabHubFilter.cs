@@ -1,3 +1,5 @@
+using CollabAkka.Entities.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Wire;
 using CollabAkka.Web.Sessions;
@@ -14,7 +16,7 @@ namespace CollabAkka.Web.Hubs;
 /// </summary>
 public sealed partial class CollabHubFilter(
     ConnectionRegistry registry,
-    TimeProvider time,
+    [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     IOptions<ConnectionOptions> options,
     ILogger<CollabHubFilter> logger) : IHubFilter
 {

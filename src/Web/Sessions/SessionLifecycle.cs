@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
@@ -14,7 +15,7 @@ public sealed partial class SessionLifecycle(
     ConnectionRegistry registry,
     IEntityRouter router,
     IAuditSink audit,
-    TimeProvider time,
+    [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     ILogger<SessionLifecycle> logger)
 {
     public async Task EndAsync(string connectionId, string reason, string? error = null)

@@ -1,3 +1,5 @@
+using CollabAkka.Entities.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using CollabAkka.Entities.Audit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +16,7 @@ public sealed partial class SessionSweeper(
     ConnectionRegistry registry,
     SessionLifecycle lifecycle,
     IAuditSink audit,
-    TimeProvider time,
+    [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     IOptions<ConnectionOptions> options,
     ILogger<SessionSweeper> logger) : BackgroundService
 {

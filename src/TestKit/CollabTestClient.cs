@@ -1,0 +1,179 @@
+using System.Net;
+using System.Text.Json;
+using CollabAkka.Messages;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CollabAkka.TestKit;
+
+/// <summary>An answer from the hub, as a client reads it.</summary>
+public sealed record HubResponse(bool Success, string? RequestId, JsonElement Data, HubError? Error, long? NewRevision, DateTimeOffset Timestamp);
+
+public sealed record HubError(string Code, string Message, JsonElement Details);
+
+/// <summary>
+/// A simulated client: the real SignalR .NET hub client over a real WebSocket. Records every server
+/// event so a test can await the one it expects instead of sleeping.
+/// </summary>
+public sealed class CollabTestClient : IAsyncDisposable
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly HubConnection _connection;
+    private readonly List<ReceivedEvent> _events = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _requests;
+
+    private CollabTestClient(HubConnection connection)
+    {
+        _connection = connection;
+        foreach (var name in EventNames.All)
+        {
+            connection.On<JsonElement>(name, body => Record(name, body));
+        }
+        connection.Closed += error =>
+        {
+            _closed.TrySetResult(error);
+            return Task.CompletedTask;
+        };
+    }
+
+    /// <summary>The <c>connected</c> event's body.</summary>
+    public JsonElement Connected { get; private set; }
+
+    public string SessionId => Connected.GetProperty("sessionId").GetString()!;
+
+    public string UserId => Connected.GetProperty("userId").GetString()!;
+
+    public HubConnectionState State => _connection.State;
+
+    /// <summary>Completes when the server or the network closes the connection (with the error, if any).</summary>
+    public Task<Exception?> Closed => _closed.Task;
+
+    public static async Task<CollabTestClient> ConnectAsync(Uri baseUrl, string token, CancellationToken cancellationToken = default)
+    {
+        var client = await StartAsync(baseUrl, token, cancellationToken).ConfigureAwait(false);
+        client.Connected = await client.WaitForAsync(EventNames.Connected).ConfigureAwait(false);
+        return client;
+    }
+
+    /// <summary>Starts without waiting for <c>connected</c> (for refusals that close the connection at once).</summary>
+    public static async Task<CollabTestClient> StartAsync(Uri baseUrl, string? token, CancellationToken cancellationToken = default)
+    {
+        var builder = new HubConnectionBuilder();
+        builder.Services.AddSingleton<IConnectionFactory>(new WebSocketConnectionFactory(() => Task.FromResult(token)));
+        builder.Services.AddSingleton<EndPoint>(new UriEndPoint(new Uri(baseUrl, "/hubs/collab")));
+        var connection = builder.Build();
+        var client = new CollabTestClient(connection);
+        try
+        {
+            await connection.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return client;
+    }
+
+    private sealed class ReceivedEvent(string name, JsonElement body)
+    {
+        public string Name { get; } = name;
+        public JsonElement Body { get; } = body;
+        public bool Consumed { get; set; }
+    }
+
+    private void Record(string name, JsonElement body)
+    {
+        TaskCompletionSource changed;
+        lock (_events)
+        {
+            _events.Add(new ReceivedEvent(name, body.Clone()));
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
+    }
+
+    /// <summary>Every event received so far, in order.</summary>
+    public IReadOnlyList<(string Name, JsonElement Body)> Events
+    {
+        get
+        {
+            lock (_events)
+            {
+                return _events.Select(e => (e.Name, e.Body)).ToList();
+            }
+        }
+    }
+
+    /// <summary>Events of one name received so far.</summary>
+    public IReadOnlyList<JsonElement> EventsNamed(string name) => Events.Where(e => e.Name == name).Select(e => e.Body).ToList();
+
+    /// <summary>
+    /// Waits for an event of this name (matching the predicate), including one that already arrived and
+    /// was not taken by an earlier wait. Each event is returned by at most one wait.
+    /// </summary>
+    public async Task<JsonElement> WaitForAsync(string name, Func<JsonElement, bool>? predicate = null, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        while (true)
+        {
+            Task changed;
+            lock (_events)
+            {
+                foreach (var e in _events)
+                {
+                    if (!e.Consumed && e.Name == name && (predicate is null || predicate(e.Body)))
+                    {
+                        e.Consumed = true;
+                        return e.Body;
+                    }
+                }
+                changed = _changed.Task;
+            }
+            try
+            {
+                await changed.WaitAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"No matching '{name}' event within {(timeout ?? DefaultTimeout).TotalSeconds} s. Received: " +
+                    string.Join(", ", Events.Select(e => e.Name)));
+            }
+        }
+    }
+
+    /// <summary>Invokes a hub method with one JSON argument; a requestId is added when missing.</summary>
+    public async Task<HubResponse> InvokeAsync(string method, object request)
+    {
+        var element = JsonSerializer.SerializeToElement(request, Json);
+        if (element.ValueKind == JsonValueKind.Object && !element.TryGetProperty("requestId", out _))
+        {
+            var dict = element.Deserialize<Dictionary<string, JsonElement>>(Json)!;
+            dict["requestId"] = JsonSerializer.SerializeToElement($"r{Interlocked.Increment(ref _requests)}");
+            element = JsonSerializer.SerializeToElement(dict, Json);
+        }
+        var raw = await _connection.InvokeAsync<JsonElement>(method, element).ConfigureAwait(false);
+        return raw.Deserialize<HubResponse>(Json)!;
+    }
+
+    public Task<HubResponse> JoinAsync(string resourceId, string mode = "editor") =>
+        InvokeAsync(MethodNames.Join, new { resourceId, mode });
+
+    public Task<HubResponse> LeaveAsync(string resourceId) => InvokeAsync(MethodNames.Leave, new { resourceId });
+
+    public Task<HubResponse> HeartbeatAsync() => InvokeAsync(MethodNames.Heartbeat, new { });
+
+    /// <summary>Closes the connection cleanly (the server sees a normal disconnect).</summary>
+    public Task StopAsync() => _connection.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Node.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CollabAkka.TestKit;
+
+/// <summary>Options for an in-process test node.</summary>
+public sealed class CollabTestNodeOptions
+{
+    /// <summary>Drive the product's clock by hand (TTLs, sweeps, grace periods) instead of real time.</summary>
+    public ManualTimeProvider? Clock { get; init; }
+
+    /// <summary>Configuration keys to override, e.g. <c>["Collab:Connections:MaxConnectionsPerUser"] = "2"</c>.</summary>
+    public IDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Data directory; a fresh temporary one (deleted on dispose) when null.</summary>
+    public string? DataDir { get; init; }
+}
+
+/// <summary>
+/// A real node (Kestrel on a loopback port, the production wiring) started inside the test process.
+/// Clients connect to it over real WebSockets with the SignalR client.
+/// </summary>
+public sealed class CollabTestNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly bool _ownsDataDir;
+    private readonly HttpClient _http;
+
+    private CollabTestNode(WebApplication app, Uri baseUrl, string dataDir, bool ownsDataDir, ManualTimeProvider? clock)
+    {
+        _app = app;
+        BaseUrl = baseUrl;
+        DataDir = dataDir;
+        _ownsDataDir = ownsDataDir;
+        Clock = clock;
+        _http = new HttpClient { BaseAddress = baseUrl };
+    }
+
+    public Uri BaseUrl { get; }
+    public string DataDir { get; }
+    public ManualTimeProvider? Clock { get; }
+    public IServiceProvider Services => _app.Services;
+    public HttpClient Http => _http;
+
+    public static async Task<CollabTestNode> StartAsync(CollabTestNodeOptions? options = null)
+    {
+        options ??= new CollabTestNodeOptions();
+        var ownsDataDir = options.DataDir is null;
+        var dataDir = options.DataDir ?? Path.Combine(Path.GetTempPath(), "collab-test-" + Guid.NewGuid().ToString("N")[..12]);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Collab:DataDir"] = dataDir,
+            ["Collab:ConsoleLogs"] = "false",
+            ["Collab:NodeId"] = "test-" + Guid.NewGuid().ToString("N")[..6],
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in options.Settings)
+        {
+            settings[key] = value;
+        }
+        var app = CollabNodeBuilder.Build([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            if (options.Clock is not null)
+            {
+                builder.Services.AddKeyedSingleton<TimeProvider>(CollabTime.Key, options.Clock);
+            }
+        });
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new CollabTestNode(app, new Uri(address), dataDir, ownsDataDir, options.Clock);
+    }
+
+    /// <summary>Mints a dev token through <c>POST /dev/token</c>.</summary>
+    public async Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor")
+    {
+        using var response = await _http.PostAsJsonAsync("/dev/token", new { userId, username = username ?? userId, role }).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>().ConfigureAwait(false);
+        return body.GetProperty("token").GetString()!;
+    }
+
+    /// <summary>Connects a new client as this user and waits for its <c>connected</c> event.</summary>
+    public async Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor")
+    {
+        var token = await GetTokenAsync(userId, username, role).ConfigureAwait(false);
+        return await CollabTestClient.ConnectAsync(BaseUrl, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until every audit event recorded so far is in the store.</summary>
+    public Task FlushAuditAsync() => Services.GetRequiredService<IAuditSink>().FlushAsync();
+
+    public async Task<IReadOnlyList<StoredAuditEvent>> QueryAuditAsync(AuditQuery query)
+    {
+        await FlushAuditAsync().ConfigureAwait(false);
+        return await Services.GetRequiredService<IAuditStore>().QueryAsync(query, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        if (_ownsDataDir)
+        {
+            try
+            {
+                Directory.Delete(DataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
