@@ -152,6 +152,17 @@ internal static class VectorSupport
                 }
             }
         }
+        if (expected is JsonValue ve && actual is JsonValue va2 && ve.TryGetValue<string>(out var se) && va2.TryGetValue<string>(out var sa))
+        {
+            int i = 0;
+            while (i < se.Length && i < sa.Length && se[i] == sa[i])
+            {
+                i++;
+            }
+            int from = Math.Max(0, i - 20);
+            return $"{path}: strings differ at {i} (lengths {se.Length}/{sa.Length}): expected ...{Escape(se[from..Math.Min(se.Length, i + 40)])}, got ...{Escape(sa[from..Math.Min(sa.Length, i + 40)])}";
+        }
+        static string Escape(string x) => System.Text.Json.JsonSerializer.Serialize(x);
         static string Short(JsonNode? n)
         {
             var s = n?.ToJsonString() ?? "null";
