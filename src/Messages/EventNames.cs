@@ -30,6 +30,10 @@ public static class MethodNames
     public const string Join = "resource:join";
     public const string Leave = "resource:leave";
     public const string Heartbeat = "heartbeat";
+    public const string LockAcquire = "lock:acquire";
+    public const string LockRelease = "lock:release";
+    public const string LockHeartbeat = "lock:heartbeat";
+    public const string LockForceRelease = "lock:force-release";
 
-    public static readonly IReadOnlyList<string> All = [Join, Leave, Heartbeat];
+    public static readonly IReadOnlyList<string> All = [Join, Leave, Heartbeat, LockAcquire, LockRelease, LockHeartbeat, LockForceRelease];
 }

@@ -27,5 +27,6 @@ public sealed record EntityRuntime(
     TimeProvider Time,
     IAuditSink Audit,
     IEntityEventSink Events,
+    ILockStore Locks,
     EntityOptions Options,
     ILoggerFactory LoggerFactory);

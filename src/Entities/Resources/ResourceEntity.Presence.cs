@@ -26,6 +26,8 @@ internal sealed partial class ResourceEntity
         public ResourcePolicy Policy { get; } = policy;
         public OrderedDictionary<string, Member> Members { get; } = new(StringComparer.Ordinal);
         public long Revision { get; set; }
+        public List<EditorLock> Locks { get; } = [];
+        public long LastToken { get; set; }
 
         public int CountMode(JoinMode mode)
         {
@@ -47,7 +49,7 @@ internal sealed partial class ResourceEntity
     // Connection id -> the resources of this family it joined.
     private readonly Dictionary<string, List<string>> _connections = new(StringComparer.Ordinal);
 
-    private EntityReply OnJoin(JoinResource join, string correlationId)
+    private async Task<EntityReply> OnJoinAsync(JoinResource join, string correlationId)
     {
         var policy = _runtime.Catalog.Resolve(join.Resource);
         if (policy is null)
@@ -62,22 +64,30 @@ internal sealed partial class ResourceEntity
             return EntityReply.Refuse(ErrorCodes.AlreadyJoined, $"This connection already joined {join.Resource.Value}.");
         }
 
-        var mode = join.RequestedMode;
+        var entry = new Member(member, JoinMode.Viewer, Now);
         string? reason = null;
-        if (mode == JoinMode.Editor && !policy.For(member.Role).CanEdit)
+        LockDenied? denied = null;
+        EditorLock? granted = null;
+        if (join.RequestedMode == JoinMode.Editor)
         {
-            mode = JoinMode.Viewer;
-            reason = $"Role '{member.Role}' may not edit {policy.TypeKey} resources; joined as viewer.";
+            var permissions = policy.For(member.Role);
+            if (!permissions.CanEdit || !permissions.CanLock)
+            {
+                reason = $"Role '{member.Role}' may not edit {policy.TypeKey} resources; joined as viewer.";
+            }
+            else
+            {
+                (granted, denied) = await TryGrantAsync(room, entry, policy.LockTtl, correlationId).ConfigureAwait(false);
+                reason = denied?.Message;
+            }
         }
-        if (mode == JoinMode.Viewer && policy.MaxViewers is { } maxViewers && room.CountMode(JoinMode.Viewer) >= maxViewers)
+        if (entry.Mode == JoinMode.Viewer && policy.MaxViewers is { } maxViewers && room.CountMode(JoinMode.Viewer) >= maxViewers)
         {
             return EntityReply.Refuse(ErrorCodes.MaxViewersReached,
                 $"{join.Resource.Value} already has its maximum of {maxViewers} viewers.",
                 new { maxViewers });
         }
 
-        var now = Now;
-        var entry = new Member(member, mode, now);
         room.Members.Add(member.ConnectionId, entry);
         if (!_connections.TryGetValue(member.ConnectionId, out var joined))
         {
@@ -86,17 +96,17 @@ internal sealed partial class ResourceEntity
         joined.Add(join.Resource.Value);
 
         var user = entry.ToWire();
+        var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
         Broadcast(room, EventNames.UserJoined, new UserPresencePayload(user, null, room.Members.Count),
             new TriggeredBy(member.UserId, member.Username, MethodNames.Join), except: member.ConnectionId);
         BroadcastAllUsers(new TriggeredBy(member.UserId, member.Username, MethodNames.Join));
         Audit(AuditEventTypes.Join, member, join.Resource, correlationId, new Dictionary<string, object?>
         {
             ["mode"] = user.Mode,
-            ["requestedMode"] = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer",
+            ["requestedMode"] = requested,
             ["reason"] = reason,
         });
 
-        var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
         return EntityReply.Ok(new JoinResult(
             join.Resource.Value,
             join.Resource.Root.Value,
@@ -104,15 +114,23 @@ internal sealed partial class ResourceEntity
             requested,
             reason,
             room.Members.Values.Select(m => m.ToWire()).ToList(),
-            room.Revision), room.Revision);
+            room.Revision,
+            granted?.ToWire(),
+            denied,
+            room.Locks.Select(l => l.ToWire()).ToList()), room.Revision);
     }
 
-    private EntityReply OnLeave(LeaveResource leave, string correlationId)
+    private async Task<EntityReply> OnLeaveAsync(LeaveResource leave, string correlationId)
     {
         if (!_rooms.TryGetValue(leave.Resource.Value, out var room) ||
             !room.Members.TryGetValue(leave.ConnectionId, out var member))
         {
             return EntityReply.Refuse(ErrorCodes.NotJoined, $"This connection has not joined {leave.Resource.Value}.");
+        }
+        // Leaving gives the lock up at once (no grace period: the user chose to go).
+        if (room.Locks.FirstOrDefault(l => l.ConnectionId == leave.ConnectionId) is { } held)
+        {
+            await EndLockAsync(room, held, EventNames.LockReleased, "left", member.Info, null, correlationId).ConfigureAwait(false);
         }
         RemoveMember(room, member, "left", MethodNames.Leave, correlationId);
         BroadcastAllUsers(new TriggeredBy(member.Info.UserId, member.Info.Username, MethodNames.Leave));
@@ -121,6 +139,7 @@ internal sealed partial class ResourceEntity
 
     private EntityReply OnDisconnect(DisconnectMember disconnect, string correlationId)
     {
+        DetachLocks(disconnect.ConnectionId);
         if (!_connections.TryGetValue(disconnect.ConnectionId, out var joined))
         {
             return EntityReply.Ok();
@@ -142,6 +161,7 @@ internal sealed partial class ResourceEntity
     private EntityReply OnGetState(GetResourceState query)
     {
         var resources = new List<SubResourceUsers>();
+        var locks = new List<LockView>();
         var users = new HashSet<string>(StringComparer.Ordinal);
         long revision = 0;
         foreach (var room in _rooms.Values)
@@ -155,12 +175,13 @@ internal sealed partial class ResourceEntity
                 revision = room.Revision;
             }
             resources.Add(new SubResourceUsers(room.Id.Value, room.Members.Values.Select(m => m.ToWire()).ToList()));
+            locks.AddRange(room.Locks.Select(l => l.ToWire()));
             foreach (var member in room.Members.Values)
             {
                 users.Add(member.Info.UserId);
             }
         }
-        return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, users.Count));
+        return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, locks, users.Count));
     }
 
     private void RemoveMember(ResourceRoom room, Member member, string reason, string action, string correlationId)

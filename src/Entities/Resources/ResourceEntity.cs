@@ -58,7 +58,10 @@ internal sealed partial class ResourceEntity
 
     private async Task RunAsync()
     {
-        _state = EntityLifecycle.Transition(_state, EntityState.Active);
+        if (!await ActivateAsync().ConfigureAwait(false))
+        {
+            return;
+        }
         var reader = _mailbox.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -72,25 +75,66 @@ internal sealed partial class ResourceEntity
                     }
                     continue;
                 }
-                Handle(work);
+                await HandleAsync(work).ConfigureAwait(false);
             }
         }
     }
 
-    private void Handle(EntityWork work)
+    // Loads durable state before the first message is handled; on failure every waiting caller gets
+    // UNAVAILABLE and the entity stops, so the next message tries a fresh activation.
+    private async Task<bool> ActivateAsync()
+    {
+        try
+        {
+            var snapshot = await _runtime.Locks.LoadAsync(Root.Value, CancellationToken.None).ConfigureAwait(false);
+            RestoreLocks(snapshot);
+            _state = EntityLifecycle.Transition(_state, EntityState.Active);
+            ScheduleLockTimer();
+            return true;
+        }
+#pragma warning disable CA1031 // Any load failure makes the resource unavailable, not the process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            EntityLog.ActivationFailed(_logger, ex, Root.Value);
+            _state = EntityLifecycle.Transition(_state, EntityState.Stopped);
+            Volatile.Write(ref _stopping, true);
+            _mailbox.Writer.TryComplete();
+            while (_mailbox.Reader.TryRead(out var work))
+            {
+                work.Reply?.TrySetResult(EntityReply.Refuse(ErrorCodes.Unavailable,
+                    $"Resource {Root.Value} could not be loaded from the store: {ex.Message}"));
+            }
+            _onStopped(this, []);
+            return false;
+        }
+    }
+
+    private async Task HandleAsync(EntityWork work)
     {
         EntityReply reply;
         try
         {
             _lastActivity = _runtime.Time.GetUtcNow();
+            var correlationId = work.Envelope.CorrelationId;
             reply = work.Envelope.Message switch
             {
-                JoinResource m => OnJoin(m, work.Envelope.CorrelationId),
-                LeaveResource m => OnLeave(m, work.Envelope.CorrelationId),
-                DisconnectMember m => OnDisconnect(m, work.Envelope.CorrelationId),
+                JoinResource m => await OnJoinAsync(m, correlationId).ConfigureAwait(false),
+                LeaveResource m => await OnLeaveAsync(m, correlationId).ConfigureAwait(false),
+                DisconnectMember m => OnDisconnect(m, correlationId),
                 GetResourceState m => OnGetState(m),
+                AcquireLock m => await OnAcquireAsync(m, correlationId).ConfigureAwait(false),
+                ReleaseLock m => await OnReleaseAsync(m, correlationId).ConfigureAwait(false),
+                RenewLock m => await OnRenewAsync(m, correlationId).ConfigureAwait(false),
+                ForceReleaseLock m => await OnForceReleaseAsync(m, correlationId).ConfigureAwait(false),
+                LockTick => await OnLockTickAsync().ConfigureAwait(false),
                 _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {work.Envelope.Message.GetType().Name}."),
             };
+        }
+        catch (StoreUnavailableException ex)
+        {
+            EntityLog.LockWriteFailed(_logger, ex, Root.Value);
+            reply = EntityReply.Refuse(ErrorCodes.Unavailable, $"The store is unavailable; nothing was changed. {ex.Message}");
         }
 #pragma warning disable CA1031 // A bug in one handler must not kill the entity; the caller gets INTERNAL_ERROR.
         catch (Exception ex)
@@ -121,12 +165,13 @@ internal sealed partial class ResourceEntity
             }
         }
         _state = EntityLifecycle.Transition(_state, EntityState.Stopped);
+        _lockTimer?.Dispose();
         EntityLog.Passivated(_logger, Root.Value);
         _onStopped(this, leftovers);
         return true;
     }
 
-    private bool IsIdle => _connections.Count == 0;
+    private bool IsIdle => _connections.Count == 0 && !HasLocks;
 
     private DateTimeOffset Now => _runtime.Time.GetUtcNow();
 
@@ -137,6 +182,12 @@ internal sealed partial class ResourceEntity
 
         [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Entity {Root} passivated.")]
         public static partial void Passivated(ILogger logger, string root);
+
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Entity {Root} could not be activated.")]
+        public static partial void ActivationFailed(ILogger logger, Exception exception, string root);
+
+        [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Lock store write for {Resource} failed.")]
+        public static partial void LockWriteFailed(ILogger logger, Exception exception, string resource);
     }
 }
 

@@ -22,4 +22,5 @@ public sealed record ResourceStateView(
     string RootResourceId,
     long Revision,
     IReadOnlyList<SubResourceUsers> Resources,
+    IReadOnlyList<LockView> Locks,
     int TotalUsers);

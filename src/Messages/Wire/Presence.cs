@@ -25,7 +25,10 @@ public sealed record JoinResult(
     string RequestedMode,
     string? ModeReason,
     IReadOnlyList<PresenceUser> Users,
-    long Revision);
+    long Revision,
+    LockView? Lock,
+    LockDenied? LockDenied,
+    IReadOnlyList<LockView> Locks);
 
 /// <summary>Data of a successful <c>resource:leave</c>.</summary>
 public sealed record LeaveResult(string ResourceId);

@@ -79,6 +79,7 @@ public static partial class CollabNodeBuilder
         var database = new SqliteDatabase(Path.Combine(dataDir, "collab.db"));
         services.AddSingleton(database);
         services.AddSingleton<IAuditStore, SqliteAuditStore>();
+        services.AddSingleton<ILockStore, SqliteLockStore>();
         services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
             sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>()));
         services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
@@ -87,7 +88,8 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<IEntityEventSink, SignalREventSink>();
         services.AddSingleton(sp => new EntityRuntime(
             nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
-            sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<IOptions<EntityOptions>>().Value,
+            sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
+            sp.GetRequiredService<IOptions<EntityOptions>>().Value,
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IEntityRouter>(sp => new InProcessEntityRouter(sp.GetRequiredService<EntityRuntime>()));
 

@@ -26,6 +26,24 @@ public sealed class SqliteDatabase
             CREATE INDEX ix_audit_type ON audit_events (event_type, ts_ms);
             CREATE INDEX ix_audit_correlation ON audit_events (correlation_id);
             """),
+        (2, """
+            CREATE TABLE locks (
+                resource_id TEXT NOT NULL,
+                lock_id TEXT NOT NULL,
+                root_id TEXT NOT NULL,
+                user_id TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, session_id TEXT NOT NULL,
+                acquired_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,
+                fencing_token INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,
+                PRIMARY KEY (resource_id, lock_id)
+            );
+            CREATE INDEX ix_locks_root ON locks (root_id);
+            CREATE TABLE fencing_tokens (
+                resource_id TEXT PRIMARY KEY,
+                root_id TEXT NOT NULL,
+                last_token INTEGER NOT NULL
+            );
+            CREATE INDEX ix_tokens_root ON fencing_tokens (root_id);
+            """),
     ];
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();
@@ -53,7 +71,7 @@ public sealed class SqliteDatabase
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
         await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return connection;
     }

@@ -118,6 +118,57 @@ public sealed partial class CollabHub(
         return ApiResponse.Ok(heartbeat.RequestId, now, new HeartbeatAck(now, now + Options.SessionTtl));
     }
 
+    [HubMethodName(MethodNames.LockAcquire)]
+    public async Task<ApiResponse> AcquireLockAsync(JsonElement request)
+    {
+        if (!TryBind<AcquireLockRequest>(request, out var acquire, out var invalid) ||
+            !TryResource(acquire.ResourceId, acquire.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, acquire.RequestId, new AcquireLock(resourceId, CurrentSession().Member, acquire.TtlSeconds))
+            .ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.LockRelease)]
+    public async Task<ApiResponse> ReleaseLockAsync(JsonElement request)
+    {
+        if (!TryBind<LockRequest>(request, out var release, out var invalid) ||
+            !TryResource(release.ResourceId, release.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, release.RequestId, new ReleaseLock(resourceId, CurrentSession().Member)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.LockHeartbeat)]
+    public async Task<ApiResponse> RenewLockAsync(JsonElement request)
+    {
+        if (!TryBind<LockRequest>(request, out var renew, out var invalid) ||
+            !TryResource(renew.ResourceId, renew.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, renew.RequestId, new RenewLock(resourceId, CurrentSession().Member)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.LockForceRelease)]
+    public async Task<ApiResponse> ForceReleaseLockAsync(JsonElement request)
+    {
+        if (!TryBind<ForceReleaseRequest>(request, out var force, out var invalid) ||
+            !TryResource(force.ResourceId, force.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        if (string.IsNullOrWhiteSpace(force.Reason) || force.Reason.Length > 500)
+        {
+            return Fail(force.RequestId, ErrorCodes.ValidationFailed, "A reason (1-500 characters) is required to force-release a lock.",
+                new { field = "reason" });
+        }
+        return await SendAsync(resourceId, force.RequestId, new ForceReleaseLock(resourceId, CurrentSession().Member, force.Reason, force.LockId))
+            .ConfigureAwait(false);
+    }
+
     private async Task<ApiResponse> SendAsync(ResourceId resourceId, string? requestId, IEntityCommand command)
     {
         var correlationId = requestId ?? Guid.NewGuid().ToString("N");

@@ -349,6 +349,11 @@ internal sealed class Item : AbstractStruct
         MarkDeleted();
         tr.DeleteSet.Add(Client, Clock, Length);
         tr.AddChangedType(parent, ParentSub);
+        if (!tr.Local)
+        {
+            // remote changes shift indexes: markers are only maintained for local edits
+            parent.ClearMarkers();
+        }
         Content.Delete(tr);
     }
 
