@@ -319,7 +319,7 @@ public sealed partial class YDoc
 /// <summary>Outcome of <see cref="YDoc.ApplyUpdate"/>.</summary>
 /// <param name="HasPendingStructs">Some structs (of this or earlier updates) wait for missing updates.</param>
 /// <param name="HasPendingDeletes">Some deletions wait for the structs they delete.</param>
-/// <param name="Missing">Per client, the clock the document waits for (empty when nothing is pending).</param>
+/// <param name="Missing">Per client, the clock that must be known before pending structs can be retried (as in yjs: retried once the document's state for the client exceeds it); empty when nothing is pending.</param>
 public sealed record YApplyResult(bool HasPendingStructs, bool HasPendingDeletes, IReadOnlyDictionary<long, int> Missing)
 {
     /// <summary>Whether anything is pending.</summary>
