@@ -169,6 +169,16 @@ public sealed class CollabTestClient : IAsyncDisposable
 
     public Task<HubResponse> HeartbeatAsync() => InvokeAsync(MethodNames.Heartbeat, new { });
 
+    public Task<HubResponse> AcquireLockAsync(string resourceId, double? ttlSeconds = null) =>
+        InvokeAsync(MethodNames.LockAcquire, new { resourceId, ttlSeconds });
+
+    public Task<HubResponse> ReleaseLockAsync(string resourceId) => InvokeAsync(MethodNames.LockRelease, new { resourceId });
+
+    public Task<HubResponse> RenewLockAsync(string resourceId) => InvokeAsync(MethodNames.LockHeartbeat, new { resourceId });
+
+    public Task<HubResponse> ForceReleaseLockAsync(string resourceId, string reason, string? lockId = null) =>
+        InvokeAsync(MethodNames.LockForceRelease, new { resourceId, reason, lockId });
+
     /// <summary>Closes the connection cleanly (the server sees a normal disconnect).</summary>
     public Task StopAsync() => _connection.StopAsync();
 

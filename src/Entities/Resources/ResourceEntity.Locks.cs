@@ -47,6 +47,9 @@ internal sealed partial class ResourceEntity
 
     private ITimer? _lockTimer;
 
+    // Lock times are kept at the store's precision (ms), so a restored lock is the same lock to the tick.
+    private DateTimeOffset StoreNow => DateTimeOffset.FromUnixTimeMilliseconds(Now.ToUnixTimeMilliseconds());
+
     private bool HasLocks
     {
         get
@@ -151,7 +154,7 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.LockNotHeld, $"This connection does not hold the lock of {renew.Resource.Value}.");
         }
-        var expiresAt = Now + lk.Ttl;
+        var expiresAt = StoreNow + lk.Ttl;
         await _runtime.Locks.SaveAsync(lk.ToRecord() with { ExpiresAt = expiresAt }, CancellationToken.None).ConfigureAwait(false);
         lk.ExpiresAt = expiresAt;
         var room = _rooms[renew.Resource.Value];
@@ -251,7 +254,7 @@ internal sealed partial class ResourceEntity
                     $"{room.Id.Value} already has its maximum of {room.Policy.MaxConcurrentEditors} editors.", first.Holder, first.ExpiresAt));
         }
 
-        var now = Now;
+        var now = StoreNow;
         var lk = new EditorLock
         {
             LockId = Guid.CreateVersion7().ToString("N"),

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace CollabAkka.TestKit;
+
+/// <summary>
+/// A node as its own operating-system process (the published <c>CollabAkka.Node.dll</c>), for what only a
+/// real process shows: a clean stop and start, a <c>kill -9</c>, the exit code of a refused start.
+/// </summary>
+public sealed class CollabNodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly HttpClient _http;
+
+    private CollabNodeProcess(Process process, Uri baseUrl, string dataDir)
+    {
+        _process = process;
+        BaseUrl = baseUrl;
+        DataDir = dataDir;
+        _http = new HttpClient { BaseAddress = baseUrl };
+    }
+
+    public Uri BaseUrl { get; }
+    public string DataDir { get; }
+    public HttpClient Http => _http;
+    public int ProcessId => _process.Id;
+
+    /// <summary>Starts the node on a free loopback port and waits until <c>/health</c> answers.</summary>
+    public static async Task<CollabNodeProcess> StartAsync(string dataDir, int? port = null, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll");
+        port ??= FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList = { dll, "--urls", $"http://127.0.0.1:{port}", $"--Collab:DataDir={dataDir}", "--Collab:ConsoleLogs=false" },
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var node = new CollabNodeProcess(process, new Uri($"http://127.0.0.1:{port}"), dataDir);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The node exited with {process.ExitCode} while starting.");
+            }
+            try
+            {
+                using var health = await node._http.GetAsync("/health").ConfigureAwait(false);
+                if (health.IsSuccessStatusCode)
+                {
+                    return node;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                await node.KillAsync().ConfigureAwait(false);
+                throw new TimeoutException("The node did not answer /health within 60 s.");
+            }
+            await Task.Delay(50).ConfigureAwait(false); // polling a process that has no other readiness signal
+        }
+    }
+
+    public async Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor")
+    {
+        using var response = await _http.PostAsJsonAsync("/dev/token", new { userId, username = username ?? userId, role }).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>().ConfigureAwait(false)).GetProperty("token").GetString()!;
+    }
+
+    public async Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") =>
+        await CollabTestClient.ConnectAsync(BaseUrl, await GetTokenAsync(userId, username, role).ConfigureAwait(false)).ConfigureAwait(false);
+
+    /// <summary>SIGTERM and wait: the node shuts down cleanly (flushes its audit buffer).</summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync().ConfigureAwait(false);
+            }
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync().ConfigureAwait(false);
+        _process.Dispose();
+        _http.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
