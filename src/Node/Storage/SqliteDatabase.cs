@@ -44,6 +44,24 @@ public sealed class SqliteDatabase
             );
             CREATE INDEX ix_tokens_root ON fencing_tokens (root_id);
             """),
+        (3, """
+            CREATE TABLE doc_updates (
+                resource_id TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                ts_ms INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                session_id TEXT NOT NULL,
+                update_bytes BLOB NOT NULL,
+                PRIMARY KEY (resource_id, revision)
+            );
+            CREATE TABLE doc_snapshots (
+                resource_id TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                ts_ms INTEGER NOT NULL,
+                state BLOB NOT NULL,
+                PRIMARY KEY (resource_id, revision)
+            );
+            """),
     ];
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();

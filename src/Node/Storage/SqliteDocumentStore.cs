@@ -1,0 +1,141 @@
+using CollabAkka.Entities.Resources;
+using Microsoft.Data.Sqlite;
+
+namespace CollabAkka.Node.Storage;
+
+/// <summary>Document update log and snapshots in the embedded SQLite file.</summary>
+public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStore
+{
+    public async Task AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    {
+        await Wrap(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var tx = connection.BeginTransaction(deferred: false);
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = """
+                INSERT INTO doc_updates (resource_id, revision, ts_ms, user_id, session_id, update_bytes)
+                VALUES ($resource, $revision, $ts, $user, $session, $update)
+                """;
+            var resource = insert.Parameters.Add("$resource", SqliteType.Text);
+            var revision = insert.Parameters.Add("$revision", SqliteType.Integer);
+            var ts = insert.Parameters.Add("$ts", SqliteType.Integer);
+            var user = insert.Parameters.Add("$user", SqliteType.Text);
+            var session = insert.Parameters.Add("$session", SqliteType.Text);
+            var bytes = insert.Parameters.Add("$update", SqliteType.Blob);
+            foreach (var u in updates)
+            {
+                resource.Value = u.ResourceId;
+                revision.Value = u.Revision;
+                ts.Value = u.Timestamp.ToUnixTimeMilliseconds();
+                user.Value = u.UserId;
+                session.Value = u.SessionId;
+                bytes.Value = u.Update;
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }).ConfigureAwait(false);
+    }
+
+    public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
+        Wrap<IReadOnlyList<DocumentUpdateRecord>>(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var select = connection.CreateCommand();
+            select.CommandText = """
+                SELECT revision, ts_ms, user_id, session_id, update_bytes FROM doc_updates
+                WHERE resource_id = $resource AND revision > $after AND revision <= $upTo ORDER BY revision
+                """;
+            select.Parameters.AddWithValue("$resource", resourceId);
+            select.Parameters.AddWithValue("$after", afterRevision);
+            select.Parameters.AddWithValue("$upTo", upToRevision ?? long.MaxValue);
+            var result = new List<DocumentUpdateRecord>();
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new DocumentUpdateRecord(resourceId, reader.GetInt64(0), (byte[])reader.GetValue(4), reader.GetString(2),
+                    reader.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1))));
+            }
+            return result;
+        });
+
+    public Task SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken) =>
+        Wrap(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO doc_snapshots (resource_id, revision, ts_ms, state) VALUES ($resource, $revision, $ts, $state)
+                ON CONFLICT (resource_id, revision) DO NOTHING
+                """;
+            insert.Parameters.AddWithValue("$resource", snapshot.ResourceId);
+            insert.Parameters.AddWithValue("$revision", snapshot.Revision);
+            insert.Parameters.AddWithValue("$ts", snapshot.Timestamp.ToUnixTimeMilliseconds());
+            insert.Parameters.AddWithValue("$state", snapshot.State);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        });
+
+    public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>
+        Wrap(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var select = connection.CreateCommand();
+            select.CommandText = """
+                SELECT revision, ts_ms, state FROM doc_snapshots
+                WHERE resource_id = $resource AND revision <= $upTo ORDER BY revision DESC LIMIT 1
+                """;
+            select.Parameters.AddWithValue("$resource", resourceId);
+            select.Parameters.AddWithValue("$upTo", atOrBeforeRevision ?? long.MaxValue);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                ? new DocumentSnapshot(resourceId, reader.GetInt64(0), (byte[])reader.GetValue(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)))
+                : null;
+        });
+
+    public Task<IReadOnlyList<DocumentRevisionInfo>> ListRevisionsAsync(string resourceId, long afterRevision, int limit, CancellationToken cancellationToken) =>
+        Wrap<IReadOnlyList<DocumentRevisionInfo>>(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var select = connection.CreateCommand();
+            select.CommandText = """
+                SELECT revision, user_id, session_id, ts_ms, length(update_bytes) FROM doc_updates
+                WHERE resource_id = $resource AND revision > $after ORDER BY revision LIMIT $limit
+                """;
+            select.Parameters.AddWithValue("$resource", resourceId);
+            select.Parameters.AddWithValue("$after", afterRevision);
+            select.Parameters.AddWithValue("$limit", limit);
+            var result = new List<DocumentRevisionInfo>();
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new DocumentRevisionInfo(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), reader.GetInt32(4)));
+            }
+            return result;
+        });
+
+    public Task<long> GetLatestRevisionAsync(string resourceId, CancellationToken cancellationToken) =>
+        Wrap(async () =>
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var select = connection.CreateCommand();
+            select.CommandText = "SELECT COALESCE(MAX(revision), 0) FROM doc_updates WHERE resource_id = $resource";
+            select.Parameters.AddWithValue("$resource", resourceId);
+            return (long)(await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        });
+
+    private static async Task<T> Wrap<T>(Func<Task<T>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
+        }
+    }
+}
