@@ -34,6 +34,11 @@ public static class MethodNames
     public const string LockRelease = "lock:release";
     public const string LockHeartbeat = "lock:heartbeat";
     public const string LockForceRelease = "lock:force-release";
+    public const string DocSync = "doc:sync";
+    public const string DocUpdate = "doc:update";
+    public const string AwarenessUpdate = "awareness:update";
+    public const string ResourceUpdate = "resource:update";
 
-    public static readonly IReadOnlyList<string> All = [Join, Leave, Heartbeat, LockAcquire, LockRelease, LockHeartbeat, LockForceRelease];
+    public static readonly IReadOnlyList<string> All =
+        [Join, Leave, Heartbeat, LockAcquire, LockRelease, LockHeartbeat, LockForceRelease, DocSync, DocUpdate, AwarenessUpdate, ResourceUpdate];
 }

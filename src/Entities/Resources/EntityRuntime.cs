@@ -28,5 +28,8 @@ public sealed record EntityRuntime(
     IAuditSink Audit,
     IEntityEventSink Events,
     ILockStore Locks,
+    IDocumentStore Documents,
+    DocumentCommitter Committer,
+    DocumentOptions DocumentOptions,
     EntityOptions Options,
     ILoggerFactory LoggerFactory);

@@ -28,6 +28,10 @@ internal sealed partial class ResourceEntity
         public long Revision { get; set; }
         public List<EditorLock> Locks { get; } = [];
         public long LastToken { get; set; }
+        public DocumentState? Document { get; set; }
+
+        /// <summary>Connection -> the awareness client ids it announced, with their last clocks.</summary>
+        public Dictionary<string, Dictionary<long, long>> Awareness { get; } = new(StringComparer.Ordinal);
 
         public int CountMode(JoinMode mode)
         {
@@ -63,6 +67,7 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.AlreadyJoined, $"This connection already joined {join.Resource.Value}.");
         }
+        await EnsureDocumentAsync(room).ConfigureAwait(false); // the answer carries the document's revision
 
         var entry = new Member(member, JoinMode.Viewer, Now);
         string? reason = null;
@@ -196,6 +201,7 @@ internal sealed partial class ResourceEntity
                 _connections.Remove(connectionId);
             }
         }
+        ClearAwareness(room, member.Info);
         Broadcast(room, EventNames.UserLeft, new UserPresencePayload(member.ToWire(), reason, room.Members.Count),
             new TriggeredBy(member.Info.UserId, member.Info.Username, action), except: null);
         Audit(AuditEventTypes.Leave, member.Info, room.Id, correlationId, new Dictionary<string, object?> { ["reason"] = reason });

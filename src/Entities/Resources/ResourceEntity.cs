@@ -112,7 +112,7 @@ internal sealed partial class ResourceEntity
 
     private async Task HandleAsync(EntityWork work)
     {
-        EntityReply reply;
+        EntityReply? reply;
         try
         {
             _lastActivity = _runtime.Time.GetUtcNow();
@@ -128,6 +128,11 @@ internal sealed partial class ResourceEntity
                 RenewLock m => await OnRenewAsync(m, correlationId).ConfigureAwait(false),
                 ForceReleaseLock m => await OnForceReleaseAsync(m, correlationId).ConfigureAwait(false),
                 LockTick => await OnLockTickAsync().ConfigureAwait(false),
+                SyncDocument m => await OnSyncAsync(m).ConfigureAwait(false),
+                ApplyDocumentUpdate m => await OnDocumentUpdateAsync(m, correlationId, work.Reply).ConfigureAwait(false),
+                SetDocumentField m => await OnSetFieldAsync(m, correlationId, work.Reply).ConfigureAwait(false),
+                RelayAwareness m => OnAwareness(m),
+                GetDocumentContent m => await OnGetContentAsync(m).ConfigureAwait(false),
                 _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {work.Envelope.Message.GetType().Name}."),
             };
         }
@@ -143,7 +148,10 @@ internal sealed partial class ResourceEntity
             EntityLog.HandlerFailed(_logger, ex, Root.Value, work.Envelope.Message.GetType().Name);
             reply = EntityReply.Refuse(ErrorCodes.Internal, "The resource could not handle the request.");
         }
-        work.Reply?.TrySetResult(reply);
+        if (reply is not null)
+        {
+            work.Reply?.TrySetResult(reply); // null: the handler answers later (after a durable commit)
+        }
     }
 
     private bool TryPassivate()
@@ -171,7 +179,7 @@ internal sealed partial class ResourceEntity
         return true;
     }
 
-    private bool IsIdle => _connections.Count == 0 && !HasLocks;
+    private bool IsIdle => _connections.Count == 0 && !HasLocks && Volatile.Read(ref _uncommitted) == 0;
 
     private DateTimeOffset Now => _runtime.Time.GetUtcNow();
 

@@ -73,6 +73,7 @@ public static partial class CollabNodeBuilder
         services.Configure<ConnectionOptions>(builder.Configuration.GetSection("Collab:Connections"));
         services.Configure<AuditOptions>(builder.Configuration.GetSection("Collab:Audit"));
         services.Configure<EntityOptions>(builder.Configuration.GetSection("Collab:Entities"));
+        services.Configure<DocumentOptions>(builder.Configuration.GetSection("Collab:Documents"));
         var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
 
         // Stores (embedded: one SQLite file).
@@ -80,15 +81,21 @@ public static partial class CollabNodeBuilder
         services.AddSingleton(database);
         services.AddSingleton<IAuditStore, SqliteAuditStore>();
         services.AddSingleton<ILockStore, SqliteLockStore>();
+        services.AddSingleton<IDocumentStore, SqliteDocumentStore>();
         services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
             sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>()));
         services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
+
+        services.AddSingleton(sp => new DocumentCommitter(sp.GetRequiredService<IDocumentStore>(),
+            sp.GetRequiredService<IOptions<DocumentOptions>>().Value, sp.GetRequiredService<ILogger<DocumentCommitter>>()));
 
         // Entities and routing (embedded: in-process).
         services.AddSingleton<IEntityEventSink, SignalREventSink>();
         services.AddSingleton(sp => new EntityRuntime(
             nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
+            sp.GetRequiredService<IDocumentStore>(), sp.GetRequiredService<DocumentCommitter>(),
+            sp.GetRequiredService<IOptions<DocumentOptions>>().Value,
             sp.GetRequiredService<IOptions<EntityOptions>>().Value,
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IEntityRouter>(sp => new InProcessEntityRouter(sp.GetRequiredService<EntityRuntime>()));
@@ -154,7 +161,9 @@ public static partial class CollabNodeBuilder
         });
         app.Lifetime.ApplicationStopping.Register(() =>
         {
-            // Let buffered audit events land before the process ends.
+            // Let accepted updates and buffered audit events land before the process ends.
+            app.Services.GetRequiredService<DocumentCommitter>().DisposeAsync().AsTask()
+                .ContinueWith(static _ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10));
             app.Services.GetRequiredService<BufferedAuditSink>().FlushAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)
                 .ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
         });

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Security.Claims;
 using System.Text.Json;
 using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Resources;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
@@ -28,7 +29,8 @@ public sealed partial class CollabHub(
     IAuditSink audit,
     [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     NodeIdentity node,
-    IOptions<ConnectionOptions> connectionOptions) : Hub
+    IOptions<ConnectionOptions> connectionOptions,
+    IOptions<DocumentOptions> documentOptions) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -167,6 +169,108 @@ public sealed partial class CollabHub(
         }
         return await SendAsync(resourceId, force.RequestId, new ForceReleaseLock(resourceId, CurrentSession().Member, force.Reason, force.LockId))
             .ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.DocSync)]
+    public async Task<ApiResponse> SyncDocumentAsync(JsonElement request)
+    {
+        if (!TryBind<DocSyncRequest>(request, out var sync, out var invalid) ||
+            !TryResource(sync.ResourceId, sync.RequestId, out var resourceId, out invalid) ||
+            !TryBytes(sync.StateVector, sync.RequestId, "stateVector", documentOptions.Value.MaxUpdateBytes, allowEmpty: true, out var stateVector, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, sync.RequestId, new SyncDocument(resourceId, Context.ConnectionId, stateVector)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.DocUpdate)]
+    public async Task<ApiResponse> UpdateDocumentAsync(JsonElement request)
+    {
+        if (!TryBind<DocUpdateRequest>(request, out var update, out var invalid) ||
+            !TryResource(update.ResourceId, update.RequestId, out var resourceId, out invalid) ||
+            !TryBytes(update.Update, update.RequestId, "update", documentOptions.Value.MaxUpdateBytes, allowEmpty: false, out var bytes, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, update.RequestId, new ApplyDocumentUpdate(resourceId, CurrentSession().Member, bytes)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.AwarenessUpdate)]
+    public async Task<ApiResponse> UpdateAwarenessAsync(JsonElement request)
+    {
+        if (!TryBind<AwarenessRequest>(request, out var awareness, out var invalid) ||
+            !TryResource(awareness.ResourceId, awareness.RequestId, out var resourceId, out invalid) ||
+            !TryBytes(awareness.Update, awareness.RequestId, "update", documentOptions.Value.MaxAwarenessBytes, allowEmpty: false, out var bytes, out invalid))
+        {
+            return invalid;
+        }
+        return await SendAsync(resourceId, awareness.RequestId, new RelayAwareness(resourceId, CurrentSession().Member, bytes)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.ResourceUpdate)]
+    public async Task<ApiResponse> UpdateFieldAsync(JsonElement request)
+    {
+        if (!TryBind<ResourceUpdateRequest>(request, out var update, out var invalid) ||
+            !TryResource(update.ResourceId, update.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        if (string.IsNullOrEmpty(update.Field) || update.Field.Length > 128)
+        {
+            return Fail(update.RequestId, ErrorCodes.ValidationFailed, "field (1-128 characters) is required.", new { field = "field" });
+        }
+        if (update.Revision is null)
+        {
+            return Fail(update.RequestId, ErrorCodes.ValidationFailed, "revision (the revision the value was read at) is required.", new { field = "revision" });
+        }
+        if (update.Value.ValueKind == JsonValueKind.Undefined || update.Value.GetRawText().Length > documentOptions.Value.MaxUpdateBytes)
+        {
+            return Fail(update.RequestId, ErrorCodes.PayloadTooLarge,
+                $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
+        }
+        return await SendAsync(resourceId, update.RequestId,
+            new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
+    }
+
+    /// <summary>Decodes a base64 field and enforces its configured size limit.</summary>
+    private bool TryBytes(string? base64, string? requestId, string field, int maxBytes, bool allowEmpty, out byte[] bytes, out ApiResponse invalid)
+    {
+        bytes = [];
+        invalid = null!;
+        if (string.IsNullOrEmpty(base64))
+        {
+            if (allowEmpty)
+            {
+                return true;
+            }
+            invalid = Fail(requestId, ErrorCodes.ValidationFailed, $"{field} (base64) is required.", new { field });
+            return false;
+        }
+        var setting = field == "update" && maxBytes == documentOptions.Value.MaxAwarenessBytes && maxBytes != documentOptions.Value.MaxUpdateBytes
+            ? "Collab:Documents:MaxAwarenessBytes"
+            : "Collab:Documents:MaxUpdateBytes";
+        if ((long)base64.Length * 3 / 4 > maxBytes + 2)
+        {
+            invalid = Fail(requestId, ErrorCodes.PayloadTooLarge,
+                $"{field} is larger than {maxBytes} bytes; the limit is configured by {setting}.", new { field, maxBytes });
+            return false;
+        }
+        try
+        {
+            bytes = Convert.FromBase64String(base64);
+        }
+        catch (FormatException)
+        {
+            invalid = Fail(requestId, ErrorCodes.InvalidUpdate, $"{field} is not valid base64.", new { field });
+            return false;
+        }
+        if (bytes.Length > maxBytes)
+        {
+            invalid = Fail(requestId, ErrorCodes.PayloadTooLarge,
+                $"{field} is larger than {maxBytes} bytes; the limit is configured by {setting}.", new { field, maxBytes });
+            return false;
+        }
+        return true;
     }
 
     private async Task<ApiResponse> SendAsync(ResourceId resourceId, string? requestId, IEntityCommand command)

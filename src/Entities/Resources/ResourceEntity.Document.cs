@@ -1,0 +1,362 @@
+using System.Text.Json;
+using CollabAkka.Entities.Audit;
+using CollabAkka.Messages;
+using CollabAkka.Messages.Entity;
+using CollabAkka.Messages.Wire;
+using CollabAkka.Yjs;
+
+namespace CollabAkka.Entities.Resources;
+
+// Documents: one Y.js document per resource id, loaded lazily (newest snapshot + the log after it).
+// An accepted update is applied in memory, broadcast to the other members at once, handed to the
+// node's DocumentCommitter, and acknowledged to its sender (with its revision) only once durable.
+// The loop never waits for the commit; the reply is completed from the commit's continuation.
+internal sealed partial class ResourceEntity
+{
+    private sealed class DocumentState(YDoc doc, long snapshotRevision)
+    {
+        public YDoc Doc { get; } = doc;
+        public long SnapshotRevision { get; set; } = snapshotRevision;
+    }
+
+    // Updates handed to the committer and not yet durable; the entity must not passivate before they are.
+    private int _uncommitted;
+
+    private async Task<DocumentState> EnsureDocumentAsync(ResourceRoom room)
+    {
+        if (room.Document is { } loaded)
+        {
+            return loaded;
+        }
+        var store = _runtime.Documents;
+        var doc = new YDoc();
+        var snapshot = await store.LoadSnapshotAsync(room.Id.Value, null, CancellationToken.None).ConfigureAwait(false);
+        var revision = 0L;
+        try
+        {
+            if (snapshot is not null)
+            {
+                doc.ApplyUpdate(snapshot.State);
+                revision = snapshot.Revision;
+            }
+            foreach (var update in await store.ReadUpdatesAsync(room.Id.Value, revision, null, CancellationToken.None).ConfigureAwait(false))
+            {
+                doc.ApplyUpdate(update.Update);
+                revision = update.Revision;
+            }
+        }
+        catch (YjsDecodeException ex)
+        {
+            throw new StoreUnavailableException($"Stored document of {room.Id.Value} is unreadable at revision {revision + 1}: {ex.Message}", ex);
+        }
+        room.Revision = revision;
+        room.Document = new DocumentState(doc, snapshot?.Revision ?? 0);
+        return room.Document;
+    }
+
+    private async Task<EntityReply> OnSyncAsync(SyncDocument sync)
+    {
+        if (!_rooms.TryGetValue(sync.Resource.Value, out var room) || !room.Members.ContainsKey(sync.ConnectionId))
+        {
+            return EntityReply.Refuse(ErrorCodes.NotJoined, $"Join {sync.Resource.Value} before syncing its document.");
+        }
+        var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
+        byte[] missing;
+        try
+        {
+            missing = state.Doc.EncodeStateAsUpdate(sync.StateVector.Length == 0 ? null : sync.StateVector);
+        }
+        catch (YjsDecodeException ex)
+        {
+            return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The state vector is malformed: {ex.Message}");
+        }
+        return EntityReply.Ok(new DocSyncResult(room.Id.Value, Convert.ToBase64String(missing),
+            Convert.ToBase64String(state.Doc.EncodeStateVector()), room.Revision), room.Revision);
+    }
+
+    private async Task<EntityReply?> OnDocumentUpdateAsync(ApplyDocumentUpdate command, string correlationId, TaskCompletionSource<EntityReply>? reply)
+    {
+        if (CheckWriter(command.Resource, command.Member) is { } refused)
+        {
+            return refused;
+        }
+        var room = _rooms[command.Resource.Value];
+        if (Overloaded() is { } unavailable)
+        {
+            return unavailable;
+        }
+        var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        var touched = false;
+        void OnTransaction(object? sender, YTransactionEventArgs e)
+        {
+            touched = true;
+            changed.UnionWith(e.ChangedRoots);
+        }
+        YApplyResult result;
+        state.Doc.AfterTransaction += OnTransaction;
+        try
+        {
+            result = state.Doc.ApplyUpdate(command.Update);
+        }
+        catch (YjsDecodeException ex)
+        {
+            return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The update is not a valid Y.js v1 update: {ex.Message}",
+                new { offset = ex.Offset });
+        }
+        finally
+        {
+            state.Doc.AfterTransaction -= OnTransaction;
+        }
+        if (!touched && !result.HasPending)
+        {
+            return EntityReply.Ok(new { duplicate = true }, room.Revision); // nothing new: no revision, nothing to store
+        }
+        return Accept(room, state, command.Member, command.Update, changed, "doc:update", correlationId, reply, includeSender: false);
+    }
+
+    private async Task<EntityReply?> OnSetFieldAsync(SetDocumentField command, string correlationId, TaskCompletionSource<EntityReply>? reply)
+    {
+        if (CheckWriter(command.Resource, command.Member) is { } refused)
+        {
+            return refused;
+        }
+        var room = _rooms[command.Resource.Value];
+        if (Overloaded() is { } unavailable)
+        {
+            return unavailable;
+        }
+        var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
+        if (command.Revision != room.Revision)
+        {
+            return EntityReply.Refuse(ErrorCodes.StaleRevision,
+                $"Revision {command.Revision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not the current revision {room.Revision}; reload and save again.",
+                new StaleRevisionDetails(room.Revision, JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone()));
+        }
+        var doc = state.Doc;
+        byte[]? produced = null;
+        void OnUpdate(object? sender, YUpdateEventArgs e) => produced = e.Update;
+        var dot = command.Field.IndexOf('.', StringComparison.Ordinal);
+        var root = dot < 0 ? command.Field : command.Field[..dot];
+        var kind = doc.RootKind(root);
+        doc.UpdateProduced += OnUpdate;
+        try
+        {
+            if (dot < 0)
+            {
+                if (command.Value.ValueKind != JsonValueKind.String)
+                {
+                    return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is text: its value must be a string.");
+                }
+                if (kind is not (null or "Text" or "Empty"))
+                {
+                    return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is a {kind}, not text; use '{root}.<key>' for map entries.");
+                }
+                ReplaceText(doc, doc.GetText(root), command.Value.GetString()!);
+            }
+            else
+            {
+                if (kind is not (null or "Map" or "Empty"))
+                {
+                    return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is a {kind}, not a map.");
+                }
+                var map = doc.GetMap(root);
+                doc.Transact(() => map.Set(command.Field[(dot + 1)..], ToYValue(command.Value)));
+            }
+        }
+        finally
+        {
+            doc.UpdateProduced -= OnUpdate;
+        }
+        if (produced is null)
+        {
+            return EntityReply.Ok(new { unchanged = true }, room.Revision);
+        }
+        return Accept(room, state, command.Member, produced, new HashSet<string>([root], StringComparer.Ordinal), "resource:update",
+            correlationId, reply, includeSender: true);
+    }
+
+    private async Task<EntityReply> OnGetContentAsync(GetDocumentContent query)
+    {
+        if (_runtime.Catalog.Resolve(query.Resource) is not { } policy)
+        {
+            return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Resource type '{query.Resource.Type}' is not configured.");
+        }
+        var room = GetOrCreateRoom(query.Resource, policy);
+        var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
+        return EntityReply.Ok(new
+        {
+            resourceId = room.Id.Value,
+            revision = room.Revision,
+            content = JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone(),
+        }, room.Revision);
+    }
+
+    private EntityReply OnAwareness(RelayAwareness command)
+    {
+        if (!_rooms.TryGetValue(command.Resource.Value, out var room) || !room.Members.ContainsKey(command.Member.ConnectionId))
+        {
+            return EntityReply.Refuse(ErrorCodes.NotJoined, $"Join {command.Resource.Value} before sharing awareness.");
+        }
+        IReadOnlyList<YAwarenessEntry> entries;
+        try
+        {
+            entries = YAwareness.Decode(command.Update);
+        }
+        catch (YjsDecodeException ex)
+        {
+            return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The awareness update is malformed: {ex.Message}");
+        }
+        if (!room.Awareness.TryGetValue(command.Member.ConnectionId, out var clients))
+        {
+            room.Awareness[command.Member.ConnectionId] = clients = [];
+        }
+        foreach (var entry in entries)
+        {
+            if (entry.StateJson == "null")
+            {
+                clients.Remove(entry.ClientId);
+            }
+            else
+            {
+                clients[entry.ClientId] = entry.Clock;
+            }
+        }
+        Broadcast(room, EventNames.AwarenessUpdate, new DocUpdatePayload(Convert.ToBase64String(command.Update), command.Member.SessionId),
+            By(command.Member, MethodNames.AwarenessUpdate), except: command.Member.ConnectionId);
+        return EntityReply.Ok();
+    }
+
+    /// <summary>When a connection leaves a room, everyone else forgets its cursors.</summary>
+    private void ClearAwareness(ResourceRoom room, MemberInfo member)
+    {
+        if (!room.Awareness.Remove(member.ConnectionId, out var clients) || clients.Count == 0)
+        {
+            return;
+        }
+        var removal = YAwareness.Encode(clients.Select(c => new YAwarenessEntry(c.Key, c.Value + 1, "null")));
+        Broadcast(room, EventNames.AwarenessUpdate, new DocUpdatePayload(Convert.ToBase64String(removal), member.SessionId),
+            By(member, "disconnect"), except: member.ConnectionId);
+    }
+
+    /// <summary>Only members holding the editor lock, with a role that may edit, change a document.</summary>
+    private EntityReply? CheckWriter(ResourceId resource, MemberInfo member)
+    {
+        if (!_rooms.TryGetValue(resource.Value, out var room) || !room.Members.TryGetValue(member.ConnectionId, out var joined))
+        {
+            return EntityReply.Refuse(ErrorCodes.NotJoined, $"Join {resource.Value} as editor before editing it.");
+        }
+        if (!room.Policy.For(member.Role).CanEdit)
+        {
+            return EntityReply.Refuse(ErrorCodes.PermissionDenied, $"Role '{member.Role}' may not edit {room.Policy.TypeKey} resources.");
+        }
+        if (joined.Mode != JoinMode.Editor)
+        {
+            return EntityReply.Refuse(ErrorCodes.PermissionDenied,
+                $"Only the holder of the editor lock may edit {resource.Value}; this connection is a viewer.");
+        }
+        return null;
+    }
+
+    private EntityReply? Overloaded()
+    {
+        if (_runtime.Audit.IsSaturated)
+        {
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"The audit trail cannot keep up ({_runtime.Audit.Pending} events waiting; Collab:Audit:BufferCapacity is {_runtime.Audit.Capacity}); edits are paused until it catches up.");
+        }
+        if (_runtime.Committer.IsSaturated)
+        {
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"The document store cannot keep up ({_runtime.Committer.Pending} updates waiting; Collab:Documents:MaxPendingCommits is {_runtime.DocumentOptions.MaxPendingCommits}).");
+        }
+        return null;
+    }
+
+    /// <summary>Takes an applied update: next revision, broadcast, audit, durable commit, deferred acknowledgement.</summary>
+    private EntityReply? Accept(ResourceRoom room, DocumentState state, MemberInfo member, byte[] update, IReadOnlyCollection<string> fields,
+        string action, string correlationId, TaskCompletionSource<EntityReply>? reply, bool includeSender)
+    {
+        var revision = ++room.Revision;
+        var now = Now;
+        Broadcast(room, EventNames.DocUpdate, new DocUpdatePayload(Convert.ToBase64String(update), member.SessionId), By(member, action),
+            except: includeSender ? null : member.ConnectionId);
+        Audit("EDIT", member, room.Id, correlationId, new Dictionary<string, object?>
+        {
+            ["revision"] = revision,
+            ["bytes"] = update.Length,
+            ["fields"] = fields.Order(StringComparer.Ordinal).ToArray(),
+            ["via"] = action,
+        });
+        var durable = _runtime.Committer.CommitAsync(new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now));
+        if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
+        {
+            state.SnapshotRevision = revision;
+            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(), now));
+        }
+        Interlocked.Increment(ref _uncommitted);
+        var ack = EntityReply.Ok(new { resourceId = room.Id.Value, revision }, revision);
+        durable.ContinueWith(t =>
+        {
+            Interlocked.Decrement(ref _uncommitted);
+            reply?.TrySetResult(t.IsCompletedSuccessfully
+                ? ack
+                : EntityReply.Refuse(ErrorCodes.Unavailable, "The update could not be stored; it will be merged again on your next sync."));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return null;
+    }
+
+    /// <summary>Replaces a text's content with a minimal edit: keep the common prefix and suffix.</summary>
+    private static void ReplaceText(YDoc doc, YText text, string value)
+    {
+        var current = text.ToString();
+        var prefix = 0;
+        var max = Math.Min(current.Length, value.Length);
+        while (prefix < max && current[prefix] == value[prefix])
+        {
+            prefix++;
+        }
+        var suffix = 0;
+        while (suffix < max - prefix && current[current.Length - 1 - suffix] == value[value.Length - 1 - suffix])
+        {
+            suffix++;
+        }
+        // Never split a surrogate pair.
+        if (prefix > 0 && char.IsHighSurrogate(current[prefix - 1]))
+        {
+            prefix--;
+        }
+        if (suffix > 0 && char.IsLowSurrogate(current[current.Length - suffix]))
+        {
+            suffix--;
+        }
+        var deleteLength = current.Length - prefix - suffix;
+        var insert = value.Substring(prefix, value.Length - prefix - suffix);
+        if (deleteLength == 0 && insert.Length == 0)
+        {
+            return;
+        }
+        doc.Transact(() =>
+        {
+            if (deleteLength > 0)
+            {
+                text.Delete(prefix, deleteLength);
+            }
+            if (insert.Length > 0)
+            {
+                text.Insert(prefix, insert);
+            }
+        });
+    }
+
+    private static object? ToYValue(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Object => value.EnumerateObject().ToDictionary(p => p.Name, p => ToYValue(p.Value), StringComparer.Ordinal),
+        JsonValueKind.Array => value.EnumerateArray().Select(ToYValue).ToList(),
+        _ => null,
+    };
+}

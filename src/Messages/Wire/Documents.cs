@@ -1,0 +1,24 @@
+using System.Text.Json;
+
+namespace CollabAkka.Messages.Wire;
+
+/// <summary><c>doc:sync</c>: base64 Y.js state vector (empty or omitted: the client has nothing).</summary>
+public sealed record DocSyncRequest(string? ResourceId, string? RequestId, string? StateVector);
+
+/// <summary><c>doc:update</c>: base64 Y.js v1 update.</summary>
+public sealed record DocUpdateRequest(string? ResourceId, string? RequestId, string? Update);
+
+/// <summary><c>awareness:update</c>: base64 y-protocols awareness update.</summary>
+public sealed record AwarenessRequest(string? ResourceId, string? RequestId, string? Update);
+
+/// <summary><c>resource:update</c>: whole-value save of one field with an optimistic revision check.</summary>
+public sealed record ResourceUpdateRequest(string? ResourceId, string? RequestId, string? Field, JsonElement Value, long? Revision);
+
+/// <summary>Data of <c>doc:sync</c>: what the client lacks and the server's state vector, base64.</summary>
+public sealed record DocSyncResult(string ResourceId, string Update, string StateVector, long Revision);
+
+/// <summary>Payload of the <c>doc:update</c> and <c>awareness:update</c> events.</summary>
+public sealed record DocUpdatePayload(string Update, string? SessionId);
+
+/// <summary>Details of STALE_REVISION: the current revision and content.</summary>
+public sealed record StaleRevisionDetails(long CurrentRevision, JsonElement State);
