@@ -1,5 +1,7 @@
+using CollabAkka.Entities.Resources;
 using CollabAkka.Node.Configuration;
 using CollabAkka.Node.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace CollabAkka.Node;
 
@@ -9,6 +11,10 @@ internal static class Program
     {
         try
         {
+            if (args.Length > 0 && args[0] == StoreMigrationCommand.Name)
+            {
+                return await StoreMigrationCommand.RunAsync(args[1..]).ConfigureAwait(false);
+            }
             await using var app = CollabNodeBuilder.Build(args);
             await app.RunAsync().ConfigureAwait(false);
             return 0;
@@ -17,6 +23,16 @@ internal static class Program
         {
             await Console.Error.WriteLineAsync($"CollabAkka cannot start: {ex.Message}").ConfigureAwait(false);
             return 2;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync($"CollabAkka cannot start: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync($"CollabAkka cannot reach its store: {ex.Message}").ConfigureAwait(false);
+            return 3;
         }
     }
 }

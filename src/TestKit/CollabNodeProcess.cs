@@ -38,6 +38,11 @@ public sealed class CollabNodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             ArgumentList = { dll, "--urls", $"http://127.0.0.1:{port}", $"--Collab:DataDir={dataDir}", "--Collab:ConsoleLogs=false" },
         };
+        // The store from the environment (TestStores), keyed by the data directory so a restart finds its state.
+        foreach (var (key, value) in await TestStores.NodeSettingsAsync(dataDir).ConfigureAwait(false))
+        {
+            start.ArgumentList.Add($"--{key}={value}");
+        }
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -34,6 +34,7 @@ public sealed class CollabTestNode : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _ownsDataDir;
     private readonly HttpClient _http;
+    private (string ConnectionString, string Schema)? _ownedSchema;
 
     private CollabTestNode(WebApplication app, Uri baseUrl, string dataDir, bool ownsDataDir, ManualTimeProvider? clock)
     {
@@ -63,6 +64,11 @@ public sealed class CollabTestNode : IAsyncDisposable
             ["Collab:NodeId"] = "test-" + Guid.NewGuid().ToString("N")[..6],
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
+        // The store from the environment (TestStores); a test's own settings still win.
+        foreach (var (key, value) in await TestStores.NodeSettingsAsync(dataDir).ConfigureAwait(false))
+        {
+            settings[key] = value;
+        }
         foreach (var (key, value) in options.Settings)
         {
             settings[key] = value;
@@ -78,7 +84,14 @@ public sealed class CollabTestNode : IAsyncDisposable
         });
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new CollabTestNode(app, new Uri(address), dataDir, ownsDataDir, options.Clock);
+        var node = new CollabTestNode(app, new Uri(address), dataDir, ownsDataDir, options.Clock);
+        if (ownsDataDir && settings.GetValueOrDefault("Collab:Store") == "postgres" &&
+            settings.GetValueOrDefault("ConnectionStrings:Collab") is { } cs && settings.GetValueOrDefault("Collab:Postgres:Schema") is { } schema &&
+            !options.Settings.ContainsKey("Collab:Postgres:Schema"))
+        {
+            node._ownedSchema = (cs, schema);
+        }
+        return node;
     }
 
     /// <summary>Mints a dev token through <c>POST /dev/token</c>.</summary>
@@ -120,6 +133,10 @@ public sealed class CollabTestNode : IAsyncDisposable
             catch (IOException)
             {
             }
+        }
+        if (_ownedSchema is { } owned)
+        {
+            await PostgresTestServer.DropSchemaAsync(owned.ConnectionString, owned.Schema).ConfigureAwait(false);
         }
     }
 }

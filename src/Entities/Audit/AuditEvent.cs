@@ -29,4 +29,8 @@ public static class AuditEventTypes
     public const string Join = "JOIN";
     public const string Leave = "LEAVE";
     public const string SessionExpired = "SESSION_EXPIRED";
+    public const string HttpRequest = "HTTP_REQUEST";
+    public const string AuditQueried = "AUDIT_QUERIED";
+    public const string AuditExported = "AUDIT_EXPORTED";
+    public const string AuditPurged = "AUDIT_PURGED";
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -24,9 +25,12 @@ public sealed class AuditOptions
 /// A failed batch is retried until it lands: events are never dropped, only delayed. The channel is
 /// unbounded on purpose (a disconnect must be recorded even when the store is down); the soft
 /// <see cref="AuditOptions.BufferCapacity"/> is what callers use to shed new work instead.
+/// Fill, writes and failures are published on the <see cref="MeterName"/> meter for /metrics.
 /// </summary>
 public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
 {
+    public const string MeterName = "CollabAkka.Audit";
+
     private readonly Channel<AuditEvent> _channel = Channel.CreateUnbounded<AuditEvent>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly IAuditStore _store;
@@ -38,14 +42,24 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     private long _written;
     private int _pending;
     private TaskCompletionSource _progress = NewProgress();
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _failures;
 
     public BufferedAuditSink(IAuditStore store, AuditOptions options, ILogger<BufferedAuditSink> logger)
     {
         _store = store;
         _options = options;
         _logger = logger;
+        _meter.CreateObservableGauge("collab_audit_buffer_pending", () => Pending, "{event}", "Audit events recorded but not yet durable.");
+        _meter.CreateObservableGauge("collab_audit_buffer_capacity", () => Capacity, "{event}", "Soft bound of the audit buffer (Collab:Audit:BufferCapacity).");
+        _meter.CreateObservableGauge("collab_audit_buffer_fill_ratio", () => Capacity == 0 ? 1.0 : (double)Pending / Capacity, null, "Pending / capacity; at 1 new edits are refused.");
+        _meter.CreateObservableCounter("collab_audit_events_written_total", () => Interlocked.Read(ref _written), "{event}", "Audit events made durable.");
+        _failures = _meter.CreateCounter<long>("collab_audit_write_failures_total", "{batch}", "Failed audit batch writes (each is retried).");
         _writer = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>Events made durable since start.</summary>
+    public long Written => Interlocked.Read(ref _written);
 
     public int Pending => Volatile.Read(ref _pending);
 
@@ -109,6 +123,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
 #pragma warning restore CA1031
                 {
                     LastError = ex.Message;
+                    _failures.Add(1);
                     AuditLog.WriteFailed(_logger, ex, batch.Count, Pending);
                     await Task.Delay(delay).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
@@ -131,6 +146,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     {
         _channel.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        _meter.Dispose();
     }
 
     private static TaskCompletionSource NewProgress() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -26,7 +26,14 @@ public interface IAuditStore
 {
     Task AppendAsync(IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken);
 
+    /// <summary>Matching events in id order, at most <see cref="AuditQuery.Limit"/>, after <see cref="AuditQuery.AfterId"/>.</summary>
     Task<IReadOnlyList<StoredAuditEvent>> QueryAsync(AuditQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes at most <paramref name="batchSize"/> events with a timestamp before <paramref name="olderThan"/>
+    /// (oldest ids first) and returns how many it deleted; retention calls it until it returns less than the batch.
+    /// </summary>
+    Task<int> PurgeAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken);
 }
 
 /// <summary>An audit event as stored, with its store-assigned id (the keyset for paging).</summary>

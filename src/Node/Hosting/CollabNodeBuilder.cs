@@ -76,12 +76,8 @@ public static partial class CollabNodeBuilder
         services.Configure<DocumentOptions>(builder.Configuration.GetSection("Collab:Documents"));
         var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
 
-        // Stores (embedded: one SQLite file).
-        var database = new SqliteDatabase(Path.Combine(dataDir, "collab.db"));
-        services.AddSingleton(database);
-        services.AddSingleton<IAuditStore, SqliteAuditStore>();
-        services.AddSingleton<ILockStore, SqliteLockStore>();
-        services.AddSingleton<IDocumentStore, SqliteDocumentStore>();
+        // Stores (Collab:Store: sqlite, the default, or postgres; see StoreRegistration).
+        var database = services.AddCollabStores(builder.Configuration, collab, dataDir);
         services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
             sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>()));
         services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
@@ -122,7 +118,7 @@ public static partial class CollabNodeBuilder
         services.AddCollabOperatorPolicy(httpOptions);
         services.AddProblemDetails();
         services.AddHealthChecks()
-            .AddCheck<SqliteHealthCheck>("store")
+            .AddCheck<StoreHealthCheck>("store")
             .AddCheck<AuditBufferHealthCheck>("audit");
 
         var app = builder.Build();

@@ -1,3 +1,4 @@
+using CollabAkka.Entities.Resources;
 using Microsoft.Data.Sqlite;
 
 namespace CollabAkka.Node.Storage;
@@ -6,7 +7,7 @@ namespace CollabAkka.Node.Storage;
 /// The embedded store's file: opens connections (WAL, busy timeout) and applies versioned migrations
 /// once, in order, each in its own transaction, recorded in <c>schema_migrations</c>.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : ICollabDatabase
 {
     private static readonly (int Version, string Sql)[] Migrations =
     [
@@ -84,6 +85,23 @@ public sealed class SqliteDatabase
 
     public string ConnectionString { get; }
 
+    public string Description => $"SQLite {Path}";
+
+    public async Task PingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM schema_migrations";
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
+        }
+    }
+
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
         var connection = new SqliteConnection(ConnectionString);
@@ -95,8 +113,9 @@ public sealed class SqliteDatabase
     }
 
     /// <summary>Applies the migrations this file lacks. Idempotent; BEGIN IMMEDIATE serializes two processes.</summary>
-    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
     {
+        var applied = new List<int>();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (var create = connection.CreateCommand())
         {
@@ -121,6 +140,8 @@ public sealed class SqliteDatabase
             apply.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToString("O"));
             await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            applied.Add(version);
         }
+        return applied;
     }
 }

@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Net.Sockets;
+using CollabAkka.Entities.Resources;
+using Npgsql;
+
+namespace CollabAkka.Node.Storage;
+
+/// <summary>
+/// The PostgreSQL database behind the stores: one pooled <see cref="NpgsqlDataSource"/> with the tables in
+/// <see cref="PostgresStoreOptions.Schema"/> (the search path), and versioned migrations.
+///
+/// Migrations run at start-up (and alone with <c>CollabAkka.Node migrate</c>). Each runs once, in order, in its
+/// own transaction, recorded in <c>schema_migrations</c>. Several nodes starting at once serialize on a
+/// session advisory lock keyed by the schema, so the second waits and then finds nothing left to do; the lock
+/// dies with its connection, so a node killed mid-migration never blocks the others.
+///
+/// Every driver failure (refused connection, timeout, server shutdown, constraint violation) surfaces as
+/// <see cref="StoreUnavailableException"/>: callers answer UNAVAILABLE and change nothing.
+/// </summary>
+public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
+{
+    private static readonly (int Version, string Name, string Sql)[] Migrations =
+    [
+        (1, "audit events", """
+            CREATE TABLE audit_events (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                ts timestamptz NOT NULL,
+                event_type text NOT NULL,
+                user_id text, username text, role text,
+                resource_id text, session_id text, node_id text,
+                ip text, user_agent text, correlation_id text,
+                details jsonb
+            );
+            -- Queries filter by one of these and page by id; the time index serves ranges and retention.
+            CREATE INDEX ix_audit_ts ON audit_events (ts);
+            CREATE INDEX ix_audit_user ON audit_events (user_id, id);
+            CREATE INDEX ix_audit_resource ON audit_events (resource_id, id);
+            CREATE INDEX ix_audit_type ON audit_events (event_type, id);
+            CREATE INDEX ix_audit_correlation ON audit_events (correlation_id, id) WHERE correlation_id IS NOT NULL;
+            """),
+        (2, "locks and fencing tokens", """
+            CREATE TABLE locks (
+                resource_id text NOT NULL,
+                lock_id text NOT NULL,
+                root_id text NOT NULL,
+                user_id text NOT NULL, username text NOT NULL, role text NOT NULL, session_id text NOT NULL,
+                acquired_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
+                fencing_token bigint NOT NULL, ttl_ms bigint NOT NULL,
+                PRIMARY KEY (resource_id, lock_id)
+            );
+            CREATE INDEX ix_locks_root ON locks (root_id);
+            CREATE TABLE fencing_tokens (
+                resource_id text PRIMARY KEY,
+                root_id text NOT NULL,
+                last_token bigint NOT NULL
+            );
+            CREATE INDEX ix_tokens_root ON fencing_tokens (root_id);
+            """),
+        (3, "document updates and snapshots", """
+            CREATE TABLE doc_updates (
+                resource_id text NOT NULL,
+                revision bigint NOT NULL,
+                ts timestamptz NOT NULL,
+                user_id text NOT NULL,
+                session_id text NOT NULL,
+                update_bytes bytea NOT NULL,
+                PRIMARY KEY (resource_id, revision)
+            );
+            CREATE TABLE doc_snapshots (
+                resource_id text NOT NULL,
+                revision bigint NOT NULL,
+                ts timestamptz NOT NULL,
+                state bytea NOT NULL,
+                PRIMARY KEY (resource_id, revision)
+            );
+            """),
+    ];
+
+    private readonly NpgsqlDataSource _dataSource;
+    private int _disposed;
+
+    public PostgresDatabase(PostgresStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString)
+        {
+            SearchPath = options.Schema,
+            Timeout = options.ConnectTimeoutSeconds,
+            CommandTimeout = options.CommandTimeoutSeconds,
+        };
+        builder.ApplicationName ??= "collabakka";
+        Schema = options.Schema;
+        Description = $"PostgreSQL {builder.Host}:{builder.Port.ToString(CultureInfo.InvariantCulture)}/{builder.Database} schema {Schema}";
+        _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+    }
+
+    public string Schema { get; }
+
+    public string Description { get; }
+
+    /// <summary>The highest migration this build knows.</summary>
+    public static int LatestVersion => Migrations[^1].Version;
+
+    public async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    public Task PingAsync(CancellationToken cancellationToken = default) =>
+        RunAsync(async connection =>
+        {
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM schema_migrations", connection);
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<int>>(async connection =>
+        {
+            var applied = new List<int>();
+            await ExecuteAsync(connection, "SELECT pg_advisory_lock(hashtext('collabakka.migrations.' || @schema))", cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_namespace WHERE nspname = @schema", connection))
+                {
+                    exists.Parameters.AddWithValue("schema", Schema);
+                    if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+                    {
+                        await ExecuteAsync(connection, $"CREATE SCHEMA \"{Schema}\"", cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                await ExecuteAsync(connection, """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                    """, cancellationToken).ConfigureAwait(false);
+                var done = new HashSet<int>();
+                await using (var select = new NpgsqlCommand("SELECT version FROM schema_migrations", connection))
+                await using (var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        done.Add(reader.GetInt32(0));
+                    }
+                }
+                foreach (var (version, name, sql) in Migrations)
+                {
+                    if (done.Contains(version))
+                    {
+                        continue;
+                    }
+                    await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                    await using (var apply = new NpgsqlCommand(sql, connection, tx))
+                    {
+                        await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    await using (var record = new NpgsqlCommand("INSERT INTO schema_migrations (version, name) VALUES (@v, @n)", connection, tx))
+                    {
+                        record.Parameters.AddWithValue("v", version);
+                        record.Parameters.AddWithValue("n", name);
+                        await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    applied.Add(version);
+                }
+            }
+            finally
+            {
+                if (connection.State == System.Data.ConnectionState.Open)
+                {
+                    await ExecuteAsync(connection, "SELECT pg_advisory_unlock(hashtext('collabakka.migrations.' || @schema))", CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            return applied;
+        }, cancellationToken);
+
+    /// <summary>Opens a pooled connection, runs <paramref name="body"/>, and turns driver failures into <see cref="StoreUnavailableException"/>.</summary>
+    public async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await body(connection).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static bool IsUnavailable(Exception ex) =>
+        ex is NpgsqlException or TimeoutException or SocketException or IOException;
+
+    private static StoreUnavailableException Unavailable(Exception ex) => new($"PostgreSQL: {ex.Message}", ex);
+
+    private async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (sql.Contains("@schema", StringComparison.Ordinal))
+        {
+            command.Parameters.AddWithValue("schema", Schema);
+        }
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
