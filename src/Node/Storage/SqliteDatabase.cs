@@ -115,6 +115,18 @@ public sealed class SqliteDatabase : ICollabDatabase
     /// <summary>Applies the migrations this file lacks. Idempotent; BEGIN IMMEDIATE serializes two processes.</summary>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await MigrateCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
+        }
+    }
+
+    private async Task<IReadOnlyList<int>> MigrateCoreAsync(CancellationToken cancellationToken)
+    {
         var applied = new List<int>();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (var create = connection.CreateCommand())

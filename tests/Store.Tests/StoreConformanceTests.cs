@@ -1,0 +1,369 @@
+using System.Text.Json;
+using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Resources;
+
+namespace CollabAkka.Store.Tests;
+
+/// <summary>
+/// What every store implementation must do, run against each (SQLite, PostgreSQL) through a factory:
+/// update log order and atomicity, snapshots, history, locks and fencing tokens, the audit trail with its
+/// filters, paging and retention, two writers at once, migrations, and a clear UNAVAILABLE when the database
+/// cannot be reached.
+/// </summary>
+public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClassFixture<TFactory>
+    where TFactory : class, IStoreFactory
+{
+    private static readonly DateTimeOffset T0 = new(2025, 3, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private static string Id(string prefix) => $"{prefix}{Guid.NewGuid().ToString("N")[..8]}";
+
+    private static DocumentUpdateRecord Update(string resource, long revision, int size = 8) =>
+        new(resource, revision, Enumerable.Range(0, size).Select(i => (byte)(i + revision)).ToArray(), "u" + revision, "s1",
+            T0.AddSeconds(revision).AddTicks(1234)); // sub-millisecond part: stores keep milliseconds
+
+    private static AuditEvent Event(string type, string? user = "alice", string? resource = "document:1", int second = 0, string? correlation = null) => new()
+    {
+        EventType = type,
+        Timestamp = T0.AddSeconds(second),
+        UserId = user,
+        Username = user is null ? null : "Dr. " + user,
+        Role = "doctor",
+        ResourceId = resource,
+        SessionId = "sess-1",
+        NodeId = "node-a",
+        Ip = "10.0.0.7",
+        UserAgent = "Mozilla/5.0 (X11; Linux), \"quoted\"\nsecond line",
+        CorrelationId = correlation,
+        Details = new Dictionary<string, object?> { ["reason"] = "a, b", ["count"] = 3 },
+    };
+
+    // ---- documents ----------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task UpdatesAreReadBackInRevisionOrderWithTheirBytesAndMetadata()
+    {
+        await using var stores = await factory.CreateAsync();
+        var doc = Id("document:");
+        await stores.Documents.AppendAsync([Update(doc, 1), Update(doc, 2)], default);
+        await stores.Documents.AppendAsync([Update(doc, 3, size: 70_000)], default);
+
+        var all = await stores.Documents.ReadUpdatesAsync(doc, 0, null, default);
+        Assert.Equal([1L, 2, 3], all.Select(u => u.Revision));
+        Assert.Equal(Update(doc, 3, 70_000).Update, all[2].Update);
+        Assert.Equal("u2", all[1].UserId);
+        Assert.Equal("s1", all[1].SessionId);
+        Assert.Equal(T0.AddSeconds(2).ToUnixTimeMilliseconds(), all[1].Timestamp.ToUnixTimeMilliseconds());
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(all[1].Timestamp.ToUnixTimeMilliseconds()), all[1].Timestamp);
+
+        Assert.Equal([2L, 3], (await stores.Documents.ReadUpdatesAsync(doc, 1, null, default)).Select(u => u.Revision));
+        Assert.Equal([2L], (await stores.Documents.ReadUpdatesAsync(doc, 1, 2, default)).Select(u => u.Revision));
+        Assert.Empty(await stores.Documents.ReadUpdatesAsync(doc, 3, null, default));
+        Assert.Equal(3, await stores.Documents.GetLatestRevisionAsync(doc, default));
+        Assert.Equal(0, await stores.Documents.GetLatestRevisionAsync(Id("document:"), default));
+    }
+
+    [Fact]
+    public async Task ABatchSpanningResourcesIsAppendedAtomically()
+    {
+        await using var stores = await factory.CreateAsync();
+        var a = Id("document:");
+        var b = Id("document:");
+        await stores.Documents.AppendAsync([Update(a, 1), Update(b, 1), Update(a, 2)], default);
+        Assert.Equal(2, await stores.Documents.GetLatestRevisionAsync(a, default));
+        Assert.Equal(1, await stores.Documents.GetLatestRevisionAsync(b, default));
+
+        // (resource, revision) is unique: a batch holding one duplicate is refused whole.
+        await Assert.ThrowsAsync<StoreUnavailableException>(() =>
+            stores.Documents.AppendAsync([Update(b, 2), Update(a, 2)], default));
+        Assert.Equal(1, await stores.Documents.GetLatestRevisionAsync(b, default));
+        Assert.Equal(2, (await stores.Documents.ReadUpdatesAsync(a, 0, null, default)).Count);
+    }
+
+    [Fact]
+    public async Task TheNewestSnapshotAtOrBeforeARevisionIsLoadedAndASecondSaveOfTheSameRevisionIsIgnored()
+    {
+        await using var stores = await factory.CreateAsync();
+        var doc = Id("document:");
+        Assert.Null(await stores.Documents.LoadSnapshotAsync(doc, null, default));
+        await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(doc, 10, [1, 2, 3], T0), default);
+        await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(doc, 20, [4, 5], T0.AddMinutes(1)), default);
+        await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(doc, 20, [9, 9, 9], T0.AddMinutes(2)), default);
+
+        var newest = await stores.Documents.LoadSnapshotAsync(doc, null, default);
+        Assert.Equal(20, newest!.Revision);
+        Assert.Equal([4, 5], newest.State);
+        Assert.Equal(T0.AddMinutes(1), newest.Timestamp);
+        Assert.Equal(10, (await stores.Documents.LoadSnapshotAsync(doc, 19, default))!.Revision);
+        Assert.Equal(20, (await stores.Documents.LoadSnapshotAsync(doc, 20, default))!.Revision);
+        Assert.Null(await stores.Documents.LoadSnapshotAsync(doc, 9, default));
+    }
+
+    [Fact]
+    public async Task HistoryIsListedOldestFirstAndPagedByRevisionWithoutContent()
+    {
+        await using var stores = await factory.CreateAsync();
+        var doc = Id("document:");
+        await stores.Documents.AppendAsync([.. Enumerable.Range(1, 7).Select(r => Update(doc, r, size: r * 10))], default);
+        var first = await stores.Documents.ListRevisionsAsync(doc, 0, 3, default);
+        Assert.Equal([1L, 2, 3], first.Select(r => r.Revision));
+        Assert.Equal([10, 20, 30], first.Select(r => r.Bytes));
+        Assert.Equal("u2", first[1].UserId);
+        var next = await stores.Documents.ListRevisionsAsync(doc, first[^1].Revision, 3, default);
+        Assert.Equal([4L, 5, 6], next.Select(r => r.Revision));
+        Assert.Equal([7L], (await stores.Documents.ListRevisionsAsync(doc, 6, 3, default)).Select(r => r.Revision));
+    }
+
+    // ---- locks ------------------------------------------------------------------------------------------
+
+    private static LockRecord Lock(string resource, string lockId, long token, int ttlSeconds = 30, string session = "s1") =>
+        new(resource, lockId, "alice", "Dr. Alice", "doctor", session, T0, T0.AddSeconds(ttlSeconds), token, TimeSpan.FromSeconds(ttlSeconds));
+
+    [Fact]
+    public async Task ALockIsStoredWithEverythingNeededToRestoreItAndLoadedByItsRoot()
+    {
+        await using var stores = await factory.CreateAsync();
+        var root = Id("document:");
+        var child = $"{root}/tab:plan";
+        await stores.Locks.SaveAsync(Lock(child, "L1", 4, ttlSeconds: 45), default);
+        await stores.Locks.SaveAsync(Lock(root + "0/tab:plan", "L9", 1), default); // a root that only shares a prefix
+
+        var snapshot = await stores.Locks.LoadAsync(root, default);
+        var held = Assert.Single(snapshot.Locks);
+        Assert.Equal(Lock(child, "L1", 4, ttlSeconds: 45), held);
+        Assert.Equal(4, Assert.Single(snapshot.LastTokens).Value);
+        Assert.Empty((await stores.Locks.LoadAsync(Id("document:"), default)).Locks);
+    }
+
+    [Fact]
+    public async Task RenewingALockMovesOnlyItsExpiryAndSession()
+    {
+        await using var stores = await factory.CreateAsync();
+        var root = Id("document:");
+        await stores.Locks.SaveAsync(Lock(root, "L1", 7), default);
+        await stores.Locks.SaveAsync(Lock(root, "L1", 7, session: "s2") with { ExpiresAt = T0.AddMinutes(5), Username = "ignored" }, default);
+        var held = Assert.Single((await stores.Locks.LoadAsync(root, default)).Locks);
+        Assert.Equal(T0.AddMinutes(5), held.ExpiresAt);
+        Assert.Equal("s2", held.SessionId);
+        Assert.Equal("Dr. Alice", held.Username);
+        Assert.Equal(T0, held.AcquiredAt);
+    }
+
+    [Fact]
+    public async Task AFencingTokenNeverGoesBackwardsAndOutlivesItsLock()
+    {
+        await using var stores = await factory.CreateAsync();
+        var root = Id("document:");
+        var child = $"{root}/tab:a";
+        await stores.Locks.SaveAsync(Lock(child, "L5", 5), default);
+        await stores.Locks.DeleteAsync(child, "L5", default);
+        await stores.Locks.SaveAsync(Lock(child, "L3", 3), default); // a stale writer with a lower token
+        var snapshot = await stores.Locks.LoadAsync(root, default);
+        Assert.Equal(5, snapshot.LastTokens[child]);
+        Assert.Equal("L3", Assert.Single(snapshot.Locks).LockId);
+
+        await stores.Locks.DeleteAsync(child, "L3", default);
+        await stores.Locks.DeleteAsync(child, "missing", default); // deleting nothing is fine
+        snapshot = await stores.Locks.LoadAsync(root, default);
+        Assert.Empty(snapshot.Locks);
+        Assert.Equal(5, snapshot.LastTokens[child]);
+    }
+
+    // ---- audit ------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task AnAuditEventRoundTripsEveryFieldToTheMillisecond()
+    {
+        await using var stores = await factory.CreateAsync();
+        var user = Id("u");
+        var original = Event("LOCK_ACQUIRED", user, correlation: "corr-1") with { Timestamp = T0.AddTicks(98_765) };
+        await stores.Audit.AppendAsync([original], default);
+        var stored = Assert.Single(await stores.Audit.QueryAsync(new AuditQuery { UserId = user }, default));
+        Assert.True(stored.Id > 0);
+        var e = stored.Event;
+        Assert.Equal(T0.AddMilliseconds(9), e.Timestamp);
+        Assert.Equal(
+            (original.EventType, original.UserId, original.Username, original.Role, original.ResourceId, original.SessionId,
+                original.NodeId, original.Ip, original.UserAgent, original.CorrelationId),
+            (e.EventType, e.UserId, e.Username, e.Role, e.ResourceId, e.SessionId, e.NodeId, e.Ip, e.UserAgent, e.CorrelationId));
+        Assert.Equal("a, b", ((JsonElement)e.Details!["reason"]!).GetString());
+        Assert.Equal(3, ((JsonElement)e.Details["count"]!).GetInt32());
+
+        var bare = new AuditEvent { EventType = "CONNECTION_REJECTED", Timestamp = T0, CorrelationId = Id("c") };
+        await stores.Audit.AppendAsync([bare], default);
+        var back = Assert.Single(await stores.Audit.QueryAsync(new AuditQuery { CorrelationId = bare.CorrelationId }, default)).Event;
+        Assert.Null(back.UserId);
+        Assert.Null(back.Details);
+        await stores.Audit.AppendAsync([], default);
+    }
+
+    [Fact]
+    public async Task AuditQueriesFilterByUserResourceTypeCorrelationAndTimeRange()
+    {
+        await using var stores = await factory.CreateAsync();
+        await stores.Audit.AppendAsync(
+        [
+            Event("JOIN", "alice", "document:1", 0, "c1"),
+            Event("LOCK_ACQUIRED", "alice", "document:1/tab:a", 10, "c2"),
+            Event("JOIN", "bob", "document:2", 20, "c3"),
+            Event("LEAVE", "alice", "document:1", 30, "c4"),
+            Event("JOIN", "carol", "document:1", 40, "c4"),
+        ], default);
+        async Task<string[]> Types(AuditQuery q) =>
+            [.. (await stores.Audit.QueryAsync(q, default)).Select(s => $"{s.Event.UserId}:{s.Event.EventType}")];
+
+        Assert.Equal(["alice:JOIN", "alice:LOCK_ACQUIRED", "alice:LEAVE"], await Types(new AuditQuery { UserId = "alice" }));
+        Assert.Equal(["alice:JOIN", "alice:LEAVE", "carol:JOIN"], await Types(new AuditQuery { ResourceId = "document:1" }));
+        Assert.Equal(["alice:JOIN", "bob:JOIN", "carol:JOIN"], await Types(new AuditQuery { EventType = "JOIN" }));
+        Assert.Equal(["alice:LEAVE", "carol:JOIN"], await Types(new AuditQuery { CorrelationId = "c4" }));
+        // From is inclusive, To exclusive.
+        Assert.Equal(["alice:LOCK_ACQUIRED", "bob:JOIN"], await Types(new AuditQuery { From = T0.AddSeconds(10), To = T0.AddSeconds(30) }));
+        Assert.Equal(["alice:LEAVE"], await Types(new AuditQuery { UserId = "alice", From = T0.AddSeconds(15) }));
+        Assert.Equal(["carol:JOIN"], await Types(new AuditQuery { EventType = "JOIN", ResourceId = "document:1", From = T0.AddSeconds(1) }));
+        Assert.Empty(await Types(new AuditQuery { From = T0.AddDays(1) }));
+        Assert.Empty(await Types(new AuditQuery { UserId = "nobody" }));
+    }
+
+    [Fact]
+    public async Task AuditQueriesPageByIdWithoutGapsOrRepeats()
+    {
+        await using var stores = await factory.CreateAsync();
+        var user = Id("u");
+        await stores.Audit.AppendAsync([.. Enumerable.Range(0, 25).Select(i => Event("EDIT", user, second: i))], default);
+        var seen = new List<StoredAuditEvent>();
+        long? after = null;
+        while (true)
+        {
+            var page = await stores.Audit.QueryAsync(new AuditQuery { UserId = user, AfterId = after, Limit = 10 }, default);
+            seen.AddRange(page);
+            if (page.Count < 10)
+            {
+                break;
+            }
+            after = page[^1].Id;
+        }
+        Assert.Equal(25, seen.Count);
+        Assert.Equal(seen.Select(s => s.Id).Order(), seen.Select(s => s.Id));
+        Assert.Equal(25, seen.Select(s => s.Id).Distinct().Count());
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => T0.AddSeconds(i)), seen.Select(s => s.Event.Timestamp));
+    }
+
+    [Fact]
+    public async Task PurgeDeletesOnlyEventsOlderThanTheCutoffInBatches()
+    {
+        await using var stores = await factory.CreateAsync();
+        var user = Id("u");
+        await stores.Audit.AppendAsync([.. Enumerable.Range(0, 12).Select(i => Event("OLD", user, second: i))], default);
+        await stores.Audit.AppendAsync([Event("EDGE", user, second: 12), Event("NEW", user, second: 100)], default);
+        var cutoff = T0.AddSeconds(12);
+
+        Assert.Equal(5, await stores.Audit.PurgeAsync(cutoff, 5, default));
+        Assert.Equal(5, await stores.Audit.PurgeAsync(cutoff, 5, default));
+        Assert.Equal(2, await stores.Audit.PurgeAsync(cutoff, 5, default));
+        Assert.Equal(0, await stores.Audit.PurgeAsync(cutoff, 5, default));
+        var left = await stores.Audit.QueryAsync(new AuditQuery { UserId = user }, default);
+        Assert.Equal(["EDGE", "NEW"], left.Select(s => s.Event.EventType));
+    }
+
+    // ---- two writers ------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task TwoWritersAppendingAuditAtOnceLoseNothing()
+    {
+        await using var first = await factory.CreateAsync();
+        await using var second = await first.OpenSecondWriterAsync();
+        var user = Id("u");
+        async Task Write(IAuditStore store, string node) =>
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(b =>
+                store.AppendAsync([.. Enumerable.Range(0, 25).Select(i => Event("EDIT", user, second: b) with { NodeId = node, SessionId = $"{b}-{i}" })], default)));
+        await Task.WhenAll(Task.Run(() => Write(first.Audit, "a")), Task.Run(() => Write(second.Audit, "b")));
+
+        var all = await first.Audit.QueryAsync(new AuditQuery { UserId = user, Limit = 5000 }, default);
+        Assert.Equal(1000, all.Count);
+        Assert.Equal(500, all.Count(s => s.Event.NodeId == "a"));
+        Assert.Equal(1000, all.Select(s => (s.Event.NodeId, s.Event.SessionId)).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task TwoWritersRacingForTheSameRevisionsGetExactlyOneWinnerEach()
+    {
+        await using var first = await factory.CreateAsync();
+        await using var second = await first.OpenSecondWriterAsync();
+        var doc = Id("document:");
+        var wins = new int[2];
+        var writers = new[] { first.Documents, second.Documents }.Select((store, w) => Task.Run(async () =>
+        {
+            for (var revision = 1; revision <= 30; revision++)
+            {
+                try
+                {
+                    await store.AppendAsync([Update(doc, revision) with { UserId = $"writer{w}" }], default);
+                    Interlocked.Increment(ref wins[w]);
+                }
+                catch (StoreUnavailableException)
+                {
+                    // The other writer has this revision; a real entity would reload and rebase.
+                }
+            }
+        }));
+        await Task.WhenAll(writers);
+        Assert.Equal(30, wins[0] + wins[1]);
+        var log = await first.Documents.ReadUpdatesAsync(doc, 0, null, default);
+        Assert.Equal(Enumerable.Range(1, 30).Select(r => (long)r), log.Select(u => u.Revision));
+    }
+
+    [Fact]
+    public async Task TwoWritersRaisingOneFencingTokenKeepTheHighest()
+    {
+        await using var first = await factory.CreateAsync();
+        await using var second = await first.OpenSecondWriterAsync();
+        var root = Id("document:");
+        await Task.WhenAll(
+            Task.Run(async () => { for (var t = 1; t <= 40; t += 2) { await first.Locks.SaveAsync(Lock(root, $"L{t}", t), default); } }),
+            Task.Run(async () => { for (var t = 2; t <= 40; t += 2) { await second.Locks.SaveAsync(Lock(root, $"L{t}", t), default); } }));
+        var snapshot = await second.Locks.LoadAsync(root, default);
+        Assert.Equal(40, snapshot.LastTokens[root]);
+        Assert.Equal(40, snapshot.Locks.Count);
+    }
+
+    // ---- schema -----------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task MigratingAgainOrFromTwoWritersAtOnceChangesNothing()
+    {
+        await using var first = await factory.CreateAsync();
+        var doc = Id("document:");
+        await first.Documents.AppendAsync([Update(doc, 1)], default);
+        await using var second = await first.OpenSecondWriterAsync();
+        var results = await Task.WhenAll(first.Database.MigrateAsync(), second.Database.MigrateAsync(), first.Database.MigrateAsync());
+        Assert.All(results, Assert.Empty);
+        Assert.Equal(1, await second.Documents.GetLatestRevisionAsync(doc, default));
+        await first.Database.PingAsync();
+    }
+
+    // ---- unavailability ---------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task EveryOperationOnAnUnreachableDatabaseFailsWithStoreUnavailable()
+    {
+        await using var stores = await factory.CreateUnreachableAsync();
+        var doc = "document:1";
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Database.PingAsync());
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Database.MigrateAsync());
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.AppendAsync([Update(doc, 1)], default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.ReadUpdatesAsync(doc, 0, null, default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(doc, 1, [1], T0), default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.LoadSnapshotAsync(doc, null, default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.ListRevisionsAsync(doc, 0, 10, default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.GetLatestRevisionAsync(doc, default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.SaveAsync(Lock(doc, "L1", 1), default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.LoadAsync(doc, default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.DeleteAsync(doc, "L1", default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.AppendAsync([Event("JOIN")], default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.QueryAsync(new AuditQuery(), default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.PurgeAsync(T0, 10, default));
+    }
+}
+
+public sealed class SqliteStoreConformanceTests(SqliteStoreFactory factory) : StoreConformanceTests<SqliteStoreFactory>(factory);
+
+public sealed class PostgresStoreConformanceTests(PostgresStoreFactory factory) : StoreConformanceTests<PostgresStoreFactory>(factory);
