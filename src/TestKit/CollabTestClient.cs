@@ -176,6 +176,15 @@ public sealed class CollabTestClient : IAsyncDisposable
 
     public Task<HubResponse> RenewLockAsync(string resourceId) => InvokeAsync(MethodNames.LockHeartbeat, new { resourceId });
 
+    public Task<HubResponse> SyncAsync(string resourceId, byte[]? stateVector = null) =>
+        InvokeAsync(MethodNames.DocSync, new { resourceId, stateVector = stateVector is null ? "" : Convert.ToBase64String(stateVector) });
+
+    public Task<HubResponse> UpdateAsync(string resourceId, byte[] update) =>
+        InvokeAsync(MethodNames.DocUpdate, new { resourceId, update = Convert.ToBase64String(update) });
+
+    public Task<HubResponse> SaveFieldAsync(string resourceId, string field, object? value, long? revision) =>
+        InvokeAsync(MethodNames.ResourceUpdate, new { resourceId, field, value, revision });
+
     public Task<HubResponse> ForceReleaseLockAsync(string resourceId, string reason, string? lockId = null) =>
         InvokeAsync(MethodNames.LockForceRelease, new { resourceId, reason, lockId });
 

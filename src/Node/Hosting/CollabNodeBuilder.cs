@@ -74,6 +74,7 @@ public static partial class CollabNodeBuilder
         services.Configure<AuditOptions>(builder.Configuration.GetSection("Collab:Audit"));
         services.Configure<EntityOptions>(builder.Configuration.GetSection("Collab:Entities"));
         services.Configure<DocumentOptions>(builder.Configuration.GetSection("Collab:Documents"));
+        services.Configure<CollabHttpOptions>(builder.Configuration.GetSection("Collab:Http"));
         var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
 
         // Stores (Collab:Store: sqlite, the default, or postgres; see StoreRegistration).

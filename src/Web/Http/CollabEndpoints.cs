@@ -57,18 +57,7 @@ public static class CollabEndpoints
         app.MapGet("/api/capabilities", Capabilities);
         app.MapGet("/api/stats", Stats);
 
-        app.MapGet("/api/resources/{**id}", async (string id, IEntityRouter router, HttpContext http) =>
-        {
-            if (!ResourceId.TryParse(id, out var resourceId, out var error))
-            {
-                return Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, error);
-            }
-            var reply = await router.SendAsync(new EntityEnvelope(resourceId, http.TraceIdentifier, new GetResourceState(resourceId)),
-                http.RequestAborted).ConfigureAwait(false);
-            return reply.Error is { } e
-                ? Problems.Result(http, StatusCodes.Status503ServiceUnavailable, e.Code, e.Message)
-                : Results.Json(reply.Data);
-        }).RequireAuthorization(OperatorPolicy);
+        app.MapDocumentEndpoints();
 
         if (devTokens)
         {

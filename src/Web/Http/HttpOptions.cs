@@ -5,4 +5,7 @@ public sealed class CollabHttpOptions
 {
     /// <summary>Roles allowed to read entity state over HTTP.</summary>
     public string[] OperatorRoles { get; set; } = ["admin", "auditor"];
+
+    /// <summary>Roles allowed to read document content at a revision and its history.</summary>
+    public string[] HistoryRoles { get; set; } = ["admin", "auditor", "doctor", "nurse"];
 }

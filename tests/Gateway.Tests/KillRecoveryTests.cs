@@ -1,0 +1,48 @@
+using CollabAkka.TestKit;
+using CollabAkka.Yjs;
+
+namespace CollabAkka.Gateway.Tests;
+
+public sealed class KillRecoveryTests
+{
+    [Fact]
+    public async Task NoAcknowledgedUpdateIsLostWhenTheNodeIsKilledRightAfterAcknowledging()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("collab-kill-").FullName;
+        var doc = "patient-chart:kill-9";
+        var expected = "";
+        try
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                await using var node = await CollabNodeProcess.StartAsync(dataDir);
+                // The same clinician each time: the lock restored after the crash is theirs again on rejoin.
+                var editor = await SimulatedEditor.OpenAsync(await node.ConnectAsync("typist"), doc);
+                Assert.Equal(expected, editor.Doc.GetText("notes").ToString()); // everything acknowledged before is here
+
+                // A burst of edits sent without waiting for each other, then kill -9 the moment the last is acknowledged.
+                var sends = new List<Task<HubResponse>>();
+                for (var i = 0; i < 10; i++)
+                {
+                    var piece = $"r{round}e{i};";
+                    sends.Add(editor.InsertAsync("notes", editor.Doc.GetText("notes").Length, piece));
+                }
+                var acks = await Task.WhenAll(sends);
+                Assert.All(acks, a => Assert.True(a.Success, a.Error?.Message));
+                await node.KillAsync();
+                expected = editor.Doc.GetText("notes").ToString();
+            }
+            await using var last = await CollabNodeProcess.StartAsync(dataDir);
+            await using var reader = await last.ConnectAsync("reader");
+            await reader.JoinAsync(doc, "viewer");
+            var fresh = new YDoc();
+            fresh.ApplyUpdate(Convert.FromBase64String((await reader.SyncAsync(doc)).Data.GetProperty("update").GetString()!));
+            Assert.Equal(expected, fresh.GetText("notes").ToString());
+            Assert.Equal(200, expected.Split(';', StringSplitOptions.RemoveEmptyEntries).Length);
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+}
