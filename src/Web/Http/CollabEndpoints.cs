@@ -54,6 +54,7 @@ public static class CollabEndpoints
             },
         });
 
+        app.MapWidget(devTokens);
         app.MapGet("/api/capabilities", Capabilities);
         app.MapGet("/api/stats", Stats);
 
