@@ -16,13 +16,19 @@ if ! dotnet build CollabAkka.sln -c Release -nologo -v quiet; then
   echo "build failed"; echo "0 passed, 1 failed"; exit 1
 fi
 
+# ---- PostgreSQL on loopback (scripts/pg.sh): Store.Tests and the postgres pass of Gateway.Tests ----------
+if [ -z "${COLLAB_TEST_PG:-}" ] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  if COLLAB_TEST_PG=$(bash scripts/pg.sh start); then export COLLAB_TEST_PG; else echo "PostgreSQL did not start"; unset COLLAB_TEST_PG; fi
+fi
+
 # ---- .NET suites -------------------------------------------------------------------------------
-for proj in tests/*/*.csproj; do
-  name=$(basename "$proj" .csproj)
+# run_suite PROJECT NAME [VAR=value ...]: one dotnet test run, its totals added to ours.
+run_suite() {
+  local proj=$1 name=$2; shift 2
   log="$ART/$name.log"
   echo "== $name"
   rm -rf "$ART/$name"
-  dotnet test "$proj" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
+  env "$@" dotnet test "$proj" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
     --results-directory "$ART/$name" >"$log" 2>&1
   rc=$?
   # Totals from the TRX counters: <Counters total=".." passed=".." failed=".." notExecuted=".." ...>
@@ -41,7 +47,14 @@ PY
   [ "$f" -gt 0 ] && grep -E "^\s+Failed |Error Message" -A4 "$log" | head -80
   echo "   $p passed, $f failed, $s skipped"
   passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
-done
+}
+for proj in tests/*/*.csproj; do run_suite "$proj" "$(basename "$proj" .csproj)"; done
+# The gateway, lock, co-editing and restart/kill tests again with every test node on PostgreSQL (own schema each).
+if [ -n "${COLLAB_TEST_PG:-}" ]; then
+  run_suite tests/Gateway.Tests/Gateway.Tests.csproj Gateway.Tests.postgres COLLAB_TEST_STORE=postgres
+else
+  echo "== Gateway.Tests.postgres: no PostgreSQL (apt-get install postgresql)"; failed=$((failed+1))
+fi
 
 # ---- Node suites against a started node -------------------------------------------------------------
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then
