@@ -117,6 +117,7 @@ public static partial class CollabNodeBuilder
         }
         services.AddCollabAuthentication(authOptions, devTokens);
         services.AddCollabOperatorPolicy(httpOptions);
+        services.AddCollabAuditApi(builder.Configuration);
         services.AddProblemDetails();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
@@ -144,6 +145,7 @@ public static partial class CollabNodeBuilder
         });
         app.UseWebSockets();
         app.UseAuthentication();
+        app.UseCollabHttpAudit();
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
 

@@ -14,11 +14,19 @@ public sealed class AuditBufferHealthCheck(IAuditSink audit) : IHealthCheck
             ["capacity"] = audit.Capacity,
             ["fill"] = audit.Capacity == 0 ? 1.0 : Math.Round((double)audit.Pending / audit.Capacity, 4),
         };
+        var lastError = (audit as BufferedAuditSink)?.LastError;
+        if (lastError is not null)
+        {
+            data["lastError"] = lastError;
+        }
+        var why = lastError is null ? "" : $" Writes are failing: {lastError}";
         var result = audit.IsSaturated
-            ? HealthCheckResult.Unhealthy($"Audit buffer is full ({audit.Pending}/{audit.Capacity}); new edits are refused.", data: data)
+            ? HealthCheckResult.Unhealthy($"Audit buffer is full ({audit.Pending}/{audit.Capacity}); new edits are refused.{why}", data: data)
             : audit.Pending * 2 >= audit.Capacity
-                ? HealthCheckResult.Degraded($"Audit buffer is filling ({audit.Pending}/{audit.Capacity}).", data: data)
-                : HealthCheckResult.Healthy("Audit buffer has room.", data);
+                ? HealthCheckResult.Degraded($"Audit buffer is filling ({audit.Pending}/{audit.Capacity}).{why}", data: data)
+                : lastError is not null
+                    ? HealthCheckResult.Degraded($"Audit events wait for the store ({audit.Pending}/{audit.Capacity}).{why}", data: data)
+                    : HealthCheckResult.Healthy("Audit buffer has room.", data);
         return Task.FromResult(result);
     }
 }

@@ -59,6 +59,7 @@ public static class CollabEndpoints
         app.MapGet("/api/stats", Stats);
 
         app.MapDocumentEndpoints();
+        app.MapAuditEndpoints();
 
         if (devTokens)
         {
