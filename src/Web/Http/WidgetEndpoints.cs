@@ -209,6 +209,7 @@ internal static class DemoPage
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Riverside General · Patient record</title>
+<link rel="icon" href="data:,">
 <style>
   body{margin:0;font:14px/1.45 Georgia,"Times New Roman",serif;background:#eef2f5;color:#1f2933}
   .top{background:#1e3a5f;color:#fff;padding:10px 24px;display:flex;align-items:center;gap:16px}

@@ -178,7 +178,7 @@ export class CollabProvider extends Emitter {
       minReconnectDelay: 250,
       maxReconnectDelay: 15000,
       invokeTimeout: 15000,
-      ...options,
+      ...definedOnly(options),
     };
 
     this._onDocUpdate = (update, origin) => {
@@ -715,6 +715,11 @@ export class CollabProvider extends Emitter {
     this.lastError = { code, message };
     this.emit('error', [{ code, message }]);
   }
+}
+
+/** The options that were given a value (an explicit undefined must not override a default). */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Whether vector `a` has a clock beyond vector `b` for some client. */
