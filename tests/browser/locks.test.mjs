@@ -24,6 +24,7 @@ test('the second editor sees the fields read-only with the holder\'s name, a red
     const b = await openDemo(browser, { user: unique('jones-'), role: 'nurse', patient });
     try {
       await synced(b.page);
+      await b.page.waitForFunction(() => getComputedStyle(document.querySelector('#chief-complaint')).outlineColor === 'rgb(220, 38, 38)');
       const other = await fieldState(b.page, '#chief-complaint');
       assert.equal(other.ro, true);
       assert.equal(other.state, 'locked');
