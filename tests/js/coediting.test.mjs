@@ -67,32 +67,25 @@ test('"Initial text - modified by A - modified by B" merges deterministically', 
 
 test('a client that goes offline, edits, and reconnects converges with edits made meanwhile', async () => {
   const id = chart();
-  const userA = unique('a-');
-  let a = await DocClient.open(userA, id);
+  const a = await DocClient.open(unique('a-'), id);
   const b = await DocClient.open(unique('b-'), id);
   try {
     a.text().insert(0, 'shared ');
     await a.flush();
     await until(() => b.text().toString() === 'shared ', 'b sees the start');
 
-    // A's connection stops; A keeps editing its local document.
-    const offlineDoc = a.doc;
-    await a.close();
-    offlineDoc.getText('notes').insert(offlineDoc.getText('notes').length, 'offline-A ');
+    await a.goOffline();
+    a.text().insert(a.text().length, 'offline-A ');
+    a.text().insert(0, '[A was here] ');
     b.text().insert(0, 'online-B ');
     await b.flush();
+    assert.ok(!b.text().toString().includes('offline-A'));
 
-    // A reconnects (new connection, same user, same local document) and syncs both ways.
-    const client = await Client.connect(userA);
-    a = new DocClient(client, id);
-    a.doc = offlineDoc;
-    offlineDoc.on('update', (u, origin) => { if (origin !== 'remote') client.invoke('doc:update', { resourceId: id, update: b64(u) }); });
-    client.connection.on('doc:update', (e) => { if (e.resourceId === id) Y.applyUpdate(offlineDoc, Buffer.from(e.payload.update, 'base64'), 'remote'); });
-    assert.equal((await client.join(id, 'editor')).data.mode, 'editor');
-    await a.sync();
-    await until(() => b.text().toString() === offlineDoc.getText('notes').toString(), 'convergence');
+    await a.reconnect(); // same user: gets the lock back (grace period), syncs both ways
+    await until(() => b.text().toString() === a.text().toString(), 'convergence');
     const text = b.text().toString();
-    assert.ok(text.includes('offline-A') && text.includes('online-B') && text.includes('shared'), text);
+    for (const part of ['offline-A', '[A was here]', 'online-B', 'shared']) assert.ok(text.includes(part), text);
+    assert.equal((await serverContent(id)).content.notes, text);
   } finally {
     await a.close(); await b.close();
   }

@@ -7,17 +7,21 @@ const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 
 export class DocClient {
-  constructor(client, resourceId) {
-    this.client = client;
+  constructor(client, resourceId, user) {
     this.resourceId = resourceId;
+    this.user = user;
     this.doc = new Y.Doc();
     this.acked = [];
     this.online = true;
-    this.outbox = [];
+    // Local edits go out at once while online; offline they stay in the document and leave with the next sync.
     this.doc.on('update', (update, origin) => {
-      if (origin === 'remote') return;
-      if (this.online) this.#send(update); else this.outbox.push(update);
+      if (origin !== 'remote' && this.online) this.#send(update);
     });
+    this.#attach(client);
+  }
+
+  #attach(client) {
+    this.client = client;
     client.connection.on('doc:update', (b) => {
       if (b.resourceId === this.resourceId) Y.applyUpdate(this.doc, unb64(b.payload.update), 'remote');
     });
@@ -25,11 +29,30 @@ export class DocClient {
 
   static async open(userId, resourceId, { mode = 'editor', username = userId, role = 'doctor' } = {}) {
     const client = await Client.connect(userId, username, role);
-    const dc = new DocClient(client, resourceId);
-    dc.joined = await client.join(resourceId, mode);
-    if (!dc.joined.success) throw new Error(`join failed: ${JSON.stringify(dc.joined.error)}`);
-    await dc.sync();
+    const dc = new DocClient(client, resourceId, { userId, username, role, mode });
+    await dc.#join();
     return dc;
+  }
+
+  async #join() {
+    this.joined = await this.client.join(this.resourceId, this.user.mode);
+    if (!this.joined.success) throw new Error(`join failed: ${JSON.stringify(this.joined.error)}`);
+    await this.sync();
+  }
+
+  /** The connection drops (the ward's Wi-Fi); the document stays and keeps taking edits. */
+  async goOffline() {
+    this.online = false;
+    await this.pending;
+    await this.client.stop();
+  }
+
+  /** A new connection as the same user: rejoin and sync both ways (sends everything typed offline). */
+  async reconnect() {
+    const { userId, username, role } = this.user;
+    this.#attach(await Client.connect(userId, username, role));
+    this.online = true;
+    await this.#join();
   }
 
   #send(update) {
