@@ -5,7 +5,7 @@
 //                                              encrypted IndexedDB cache of unsent edits     +-- presence, locks, awareness --> CollabUI
 //
 // Field states (what the user sees and may do):
-//   own-lock  green outline, yellow "🔒 You" badge, editable        locked   red, read-only, "🔒 <holder> until HH:MM"
+//   own-lock  green outline, yellow lock badge "You", editable      locked   red, read-only, lock badge "<holder> until HH:MM"
 //   readonly  grey, read-only (viewer role, or no lock)              offline  orange; editable if we were (or meant to be) an editor
 //   connecting dashed grey, read-only until the first join answers (or fails, which means offline)
 import * as Y from 'yjs';
@@ -257,7 +257,7 @@ export class CollabInstance {
       const wasEditor = this._lastMode === 'editor';
       this._lastMode = p.mode;
       if (lock && !wasEditor && this._everJoined && p.synced) {
-        this._ui?.toast('🔓 The lock is yours: you can edit now.');
+        this._ui?.toast('The lock is yours: you can edit now.', 'info', 'unlock');
         for (const b of this.fields.values()) b.seed();
       }
       this._emitLock();
@@ -271,13 +271,13 @@ export class CollabInstance {
       const who = denied.holder?.username;
       const until = hhmm(denied.expiresAt);
       const text = who
-        ? `🔒 Locked by ${who}${until ? ` until ${until}` : ''}. You can follow along read-only; the fields unlock when they finish.`
-        : `🔒 ${denied.message}`;
-      this._ui?.toast(text, 'warn');
+        ? `Locked by ${who}${until ? ` until ${until}` : ''}. You can follow along read-only; the fields unlock when they finish.`
+        : denied.message;
+      this._ui?.toast(text, 'warn', 'lock');
       this._emitLock();
     });
     p.on('lock-lost', (reason: string) => {
-      this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn');
+      this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn', 'lock');
       this._lastMode = 'viewer';
       this._emitLock();
       this._refresh();
@@ -413,7 +413,7 @@ export class CollabInstance {
         state: 'offline',
         badge: {
           kind: 'offline',
-          text: '⚡ Offline',
+          text: 'Offline',
           title: editable
             ? 'Offline: keep typing. Your edits are kept (encrypted) on this device and merged when the connection returns.'
             : 'Offline: read-only until the connection returns.',
@@ -421,7 +421,7 @@ export class CollabInstance {
       };
     }
     if (!p.wsconnected || !p.synced) {
-      return { state: 'connecting', badge: { kind: 'readonly', text: '… ', title: 'Connecting to the collaboration server…' } };
+      return { state: 'connecting', badge: { kind: 'readonly', text: '…', title: 'Connecting to the collaboration server…' } };
     }
     if (p.mode === 'editor') {
       const until = hhmm(p.lock?.expiresAt);
@@ -429,7 +429,7 @@ export class CollabInstance {
         state: 'own-lock',
         badge: {
           kind: 'mine',
-          text: `🔒 You${until ? ` · until ${until}` : ''}`,
+          text: `You${until ? ` · until ${until}` : ''}`,
           title: `Collaborative field. You hold the editing lock${until ? ` until ${until}` : ''} (renewed while this tab is open); others see your changes live.`,
         },
       };
@@ -441,14 +441,14 @@ export class CollabInstance {
         state: 'locked',
         badge: {
           kind: 'locked',
-          text: `🔒 ${other.holder.username}${until ? ` · until ${until}` : ''}`,
+          text: `${other.holder.username}${until ? ` · until ${until}` : ''}`,
           title: `Locked by ${other.holder.username}${until ? ` until ${until}` : ''}. You see their changes live; the field unlocks when they finish.`,
         },
       };
     }
     return {
       state: 'readonly',
-      badge: { kind: 'readonly', text: '👁 View only', title: p.modeReason ?? 'You are viewing this record.' },
+      badge: { kind: 'readonly', text: 'View only', title: p.modeReason ?? 'You are viewing this record.' },
     };
   }
 
@@ -491,10 +491,10 @@ export class CollabInstance {
     const p = this.provider;
     if (!this._ui) return;
     if (p.lock) {
-      this._ui.setLock('mine', `🔒 You are editing · lock until ${hhmm(p.lock.expiresAt)}`);
+      this._ui.setLock('mine', `You are editing · lock until ${hhmm(p.lock.expiresAt)}`);
     } else {
       const other = p.locks[0];
-      if (other) this._ui.setLock('other', `🔒 Locked by ${other.holder.username} until ${hhmm(other.expiresAt)}`);
+      if (other) this._ui.setLock('other', `Locked by ${other.holder.username} until ${hhmm(other.expiresAt)}`);
       else if (p.wsconnected) this._ui.setLock('none', p.modeReason ?? 'No one is editing.');
       else this._ui.setLock('none', '—');
     }

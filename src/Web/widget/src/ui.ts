@@ -31,6 +31,21 @@ export interface AvatarView {
   color: string;
 }
 
+// Icons are inline SVG masks (emoji fonts are missing on many clinical workstations and kiosks).
+const svg = (path: string) => `url("data:image/svg+xml,${encodeURIComponent(`<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'><path d='${path}'/></svg>`)}")`;
+const ICONS: Record<string, string> = {
+  lock: svg('M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V11a1 1 0 0 1 1-1h1zm2 0h6V7a3 3 0 0 0-6 0v3z'),
+  unlock: svg('M7 10V7a5 5 0 0 1 9.6-2l-1.8.9A3 3 0 0 0 9 7v3h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V11a1 1 0 0 1 1-1h1z'),
+  sync: svg('M7 7h10l-3-3 1.4-1.4L21 8l-5.6 5.4L14 12l3-3H7zM17 17H7l3 3-1.4 1.4L3 16l5.6-5.4L10 12l-3 3h10z'),
+  eye: svg('M12 5c5 0 9 4.5 10 7-1 2.5-5 7-10 7S3 14.5 2 12c1-2.5 5-7 10-7zm0 3a4 4 0 1 0 0 8 4 4 0 0 0 0-8z'),
+  bolt: svg('M13 2 3 14h7l-1 8 10-12h-7z'),
+  users: svg('M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7 0a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1zm17 1v-1c0-1.7-.7-3.2-1.9-4.4 3.4.2 6.9 1.8 6.9 4.4v1z'),
+};
+const ICON_CSS = Object.entries(ICONS)
+  .map(([name, url]) => `.i-${name}{-webkit-mask-image:${url};mask-image:${url}}`)
+  .join('');
+const BADGE_ICON: Record<FieldView['badge']['kind'], string> = { collab: 'sync', mine: 'lock', locked: 'lock', offline: 'bolt', readonly: 'eye' };
+
 const FIELD_CSS = `
 [data-collab-field]{transition:outline-color .2s,box-shadow .2s,background-color .4s}
 [data-collab-field][data-collab-state]{outline-style:solid!important;outline-width:2px!important;outline-offset:0!important}
@@ -44,6 +59,7 @@ const FIELD_CSS = `
 
 const SHADOW_CSS = `
 :host{all:initial}
+.i{display:inline-block;width:1.05em;height:1.05em;flex:none;background:currentColor;-webkit-mask-size:contain;mask-size:contain;-webkit-mask-repeat:no-repeat;mask-repeat:no-repeat;-webkit-mask-position:center;mask-position:center;vertical-align:-2px}
 *{box-sizing:border-box;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .layer{position:absolute;left:0;top:0;width:0;height:0;pointer-events:none}
 .badge{position:absolute;pointer-events:auto;display:flex;align-items:center;gap:3px;height:18px;padding:0 6px;border-radius:9px;font-size:10.5px;line-height:18px;font-weight:600;white-space:nowrap;color:#fff;box-shadow:0 1px 3px rgba(0,0,0,.25);cursor:help;transform:translate(-100%,-50%)}
@@ -94,6 +110,7 @@ button:hover{background:#e2e8f0}
 export class CollabUI {
   readonly host: HTMLElement;
   private readonly _shadow: ShadowRoot;
+  // (icons: see ICONS)
   private readonly _wrap: HTMLElement;
   private readonly _layer: HTMLElement;
   private readonly _style: HTMLStyleElement;
@@ -111,7 +128,7 @@ export class CollabUI {
     this.host.setAttribute(ROOT_ATTRIBUTE, '');
     this.host.style.cssText = 'position:absolute;left:0;top:0;width:0;height:0;z-index:2147483000;';
     this._shadow = this.host.attachShadow({ mode: 'open' });
-    this._shadow.innerHTML = `<style>${SHADOW_CSS}</style>
+    this._shadow.innerHTML = `<style>${SHADOW_CSS}${ICON_CSS}</style>
 <div class="wrap">
   <div class="layer"></div>
   <section class="panel" part="panel" role="status" aria-live="polite">
@@ -123,7 +140,7 @@ export class CollabUI {
       <div class="lock">—</div>
     </div>
   </section>
-  <div class="fab" title="Collaboration: open the panel" role="button" aria-label="Open the collaboration panel">👥<span class="count">0</span><span class="dot fdot"></span></div>
+  <div class="fab" title="Collaboration: open the panel" role="button" aria-label="Open the collaboration panel"><span class="i i-users" style="width:24px;height:24px"></span><span class="count">0</span><span class="dot fdot"></span></div>
   <div class="toasts"></div>
 </div>`;
     this._wrap = this._shadow.querySelector('.wrap') as HTMLElement;
@@ -189,14 +206,17 @@ export class CollabUI {
 
   setLock(kind: 'mine' | 'other' | 'none', text: string): void {
     this._els.lock.className = `lock ${kind}`;
-    this._els.lock.textContent = text;
+    this._els.lock.textContent = '';
+    if (kind !== 'none') this._els.lock.append(icon('lock'), ' ');
+    this._els.lock.append(text);
   }
 
-  toast(message: string, kind: 'info' | 'warn' | 'error' = 'info', ms = 6000): void {
+  toast(message: string, kind: 'info' | 'warn' | 'error' = 'info', iconName?: keyof typeof ICONS, ms = 6000): void {
     const t = document.createElement('div');
     t.className = `toast ${kind}`;
     t.setAttribute('role', 'alert');
-    t.textContent = message;
+    if (iconName) t.append(icon(iconName), ' ');
+    t.append(message);
     this._els.toasts.appendChild(t);
     setTimeout(() => t.remove(), ms);
   }
@@ -228,11 +248,12 @@ export class CollabUI {
       if (!badge) {
         badge = document.createElement('div');
         badge.setAttribute('data-for', f.id);
-        badge.innerHTML = '<span class="btext"></span><span class="tip"></span>';
+        badge.innerHTML = '<span class="i"></span><span class="btext"></span><span class="tip"></span>';
         layer.appendChild(badge);
       }
       badge.className = `badge ${f.badge.kind}`;
-      (badge.firstChild as HTMLElement).textContent = f.badge.text;
+      (badge.firstChild as HTMLElement).className = `i i-${BADGE_ICON[f.badge.kind]}`;
+      (badge.children[1] as HTMLElement).textContent = f.badge.text;
       (badge.lastChild as HTMLElement).textContent = f.badge.title;
       badge.setAttribute('aria-label', f.badge.title);
       badge.style.left = `${r.right + sx - 4}px`;
@@ -283,6 +304,13 @@ export class CollabUI {
     this.host.remove();
     this._style.remove();
   }
+}
+
+function icon(name: keyof typeof ICONS): HTMLElement {
+  const el = document.createElement('span');
+  el.className = `i i-${name}`;
+  el.setAttribute('aria-hidden', 'true');
+  return el;
 }
 
 function cssEscape(s: string): string {
