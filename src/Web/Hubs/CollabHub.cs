@@ -176,7 +176,7 @@ public sealed partial class CollabHub(
     {
         if (!TryBind<DocSyncRequest>(request, out var sync, out var invalid) ||
             !TryResource(sync.ResourceId, sync.RequestId, out var resourceId, out invalid) ||
-            !TryBytes(sync.StateVector, sync.RequestId, "stateVector", documentOptions.Value.MaxUpdateBytes, allowEmpty: true, out var stateVector, out invalid))
+            !TryBytes(sync.StateVector, sync.RequestId, "stateVector", UpdateLimit, allowEmpty: true, out var stateVector, out invalid))
         {
             return invalid;
         }
@@ -188,7 +188,7 @@ public sealed partial class CollabHub(
     {
         if (!TryBind<DocUpdateRequest>(request, out var update, out var invalid) ||
             !TryResource(update.ResourceId, update.RequestId, out var resourceId, out invalid) ||
-            !TryBytes(update.Update, update.RequestId, "update", documentOptions.Value.MaxUpdateBytes, allowEmpty: false, out var bytes, out invalid))
+            !TryBytes(update.Update, update.RequestId, "update", UpdateLimit, allowEmpty: false, out var bytes, out invalid))
         {
             return invalid;
         }
@@ -200,7 +200,7 @@ public sealed partial class CollabHub(
     {
         if (!TryBind<AwarenessRequest>(request, out var awareness, out var invalid) ||
             !TryResource(awareness.ResourceId, awareness.RequestId, out var resourceId, out invalid) ||
-            !TryBytes(awareness.Update, awareness.RequestId, "update", documentOptions.Value.MaxAwarenessBytes, allowEmpty: false, out var bytes, out invalid))
+            !TryBytes(awareness.Update, awareness.RequestId, "update", AwarenessLimit, allowEmpty: false, out var bytes, out invalid))
         {
             return invalid;
         }
@@ -232,9 +232,14 @@ public sealed partial class CollabHub(
             new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
     }
 
-    /// <summary>Decodes a base64 field and enforces its configured size limit.</summary>
-    private bool TryBytes(string? base64, string? requestId, string field, int maxBytes, bool allowEmpty, out byte[] bytes, out ApiResponse invalid)
+    private (int Bytes, string Setting) UpdateLimit => (documentOptions.Value.MaxUpdateBytes, "Collab:Documents:MaxUpdateBytes");
+
+    private (int Bytes, string Setting) AwarenessLimit => (documentOptions.Value.MaxAwarenessBytes, "Collab:Documents:MaxAwarenessBytes");
+
+    /// <summary>Decodes a base64 field and enforces its configured size limit (the refusal names the setting).</summary>
+    private bool TryBytes(string? base64, string? requestId, string field, (int Bytes, string Setting) limit, bool allowEmpty, out byte[] bytes, out ApiResponse invalid)
     {
+        var (maxBytes, setting) = limit;
         bytes = [];
         invalid = null!;
         if (string.IsNullOrEmpty(base64))
@@ -246,9 +251,6 @@ public sealed partial class CollabHub(
             invalid = Fail(requestId, ErrorCodes.ValidationFailed, $"{field} (base64) is required.", new { field });
             return false;
         }
-        var setting = field == "update" && maxBytes == documentOptions.Value.MaxAwarenessBytes && maxBytes != documentOptions.Value.MaxUpdateBytes
-            ? "Collab:Documents:MaxAwarenessBytes"
-            : "Collab:Documents:MaxUpdateBytes";
         if ((long)base64.Length * 3 / 4 > maxBytes + 2)
         {
             invalid = Fail(requestId, ErrorCodes.PayloadTooLarge,
