@@ -2,6 +2,7 @@
 # Runs every suite and prints the totals as its last line: "N passed, N failed".
 #   .NET  : dotnet test over CollabAkka.sln (xunit; in-process nodes on loopback, real WebSockets)
 #   Node  : node --test tests/js against a started node process (real @microsoft/signalr and yjs peers)
+#   Browser: node --test tests/browser: the widget in headless Debian Chromium (playwright-core) against a started node
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -78,6 +79,37 @@ if ls tests/js/*.test.mjs >/dev/null 2>&1; then
   [ "$f" -gt 0 ] && grep -E "^not ok" -A25 "$log" | head -120
   echo "   $p passed, $f failed, $s skipped"
   passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
+fi
+
+# ---- Browser tests: the widget in headless Chromium (Debian's; never downloaded) against a started node -----
+if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
+  echo "== browser tests (tests/browser)"
+  chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ ! -x "$chromium" ]; then
+    echo "   $chromium is missing: apt-get install -y chromium (.ci/run does this)"
+    failed=$((failed+1))
+  else
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    data=$(mktemp -d)
+    dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll --urls "http://127.0.0.1:$port" \
+      --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false \
+      --Collab:WidgetDir="$ROOT/src/Web/wwwroot" >"$ART/node-for-browser.log" 2>&1 &
+    node_pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+    log="$ART/browser.log"
+    COLLAB_URL="http://127.0.0.1:$port" CHROMIUM_PATH="$chromium" \
+      node --test --test-reporter=tap tests/browser/*.test.mjs >"$log" 2>&1
+    rc=$?
+    kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null; rm -rf "$data"
+    p=$(grep -E "^# pass " "$log" | awk '{print $3}'); f=$(grep -E "^# fail " "$log" | awk '{print $3}')
+    s=$(grep -E "^# skipped " "$log" | awk '{print $3}')
+    p=${p:-0}; f=${f:-0}; s=${s:-0}
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$log"; fi
+    [ "$f" -gt 0 ] && grep -E "^not ok" -A25 "$log" | head -120
+    grep -h "widget metrics" "$log" | head -1
+    echo "   $p passed, $f failed, $s skipped (screenshots: artifacts/screenshots/)"
+    passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
+  fi
 fi
 
 [ "$skipped" -gt 0 ] && echo "($skipped skipped: counted as neither)"
