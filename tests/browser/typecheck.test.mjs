@@ -1,0 +1,15 @@
+// The widget's TypeScript type-checks (esbuild only strips types when bundling).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './lib/harness.mjs';
+
+test('src/Web/widget type-checks with tsc --noEmit (strict)', () => {
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'src', 'Web', 'widget', 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    assert.fail(`tsc reported errors:\n${err.stdout}${err.stderr}`);
+  }
+});
