@@ -99,7 +99,7 @@ test('a reload while offline keeps unsent edits (encrypted at rest) and sends th
 
     // Reload while still offline (the page and the bundle come from the browser's side; the hub cannot be reached).
     await a.page.reload();
-    await a.page.waitForFunction(() => window.collab && collab.cacheState === 'restored');
+    await a.page.waitForFunction(() => window.collab && collab.restoredFromCache);
     await valueIs(a.page, '#note', 'Patient reports dizziness');
     await offline(a.page);
     assert.equal(await b.page.locator('#note').inputValue(), '', 'nothing was sent while offline');

@@ -59,6 +59,8 @@ export class CollabInstance {
   status: InstanceStatus = 'connecting';
   /** Offline cache: 'off' | 'none' (nothing unsent stored) | 'saved' | 'restored'. */
   cacheState: 'off' | 'none' | 'saved' | 'restored' = 'none';
+  /** Whether this page started from unsent edits kept by an earlier page (e.g. before a reload). */
+  restoredFromCache = false;
 
   private readonly _opts: InitOptions;
   private readonly _ui: CollabUI | null;
@@ -198,6 +200,7 @@ export class CollabInstance {
         Y.applyUpdate(this.doc, cached, 'offline-cache');
         this.provider.markUnsent();
         this.cacheState = 'restored';
+        this.restoredFromCache = true;
         this.events.emit('restored', []);
       }
     } else {
