@@ -105,3 +105,20 @@ test('a dynamically added input becomes collaborative within 100 ms; removing an
     await b.context.close();
   }
 });
+
+test('without a resourceId the page URL gives one (page:<host.path>, query and fragment left out) that the server accepts', async () => {
+  const name = unique('derived');
+  const a = await openTestPage(browser, { user: unique('a-'), body: '<input id="x">', name });
+  try {
+    await synced(a.page);
+    const { resourceId, expected } = await a.page.evaluate(() => ({
+      resourceId: collab.resourceId,
+      expected: 'page:' + (location.host + location.pathname).toLowerCase().replace(/[^a-z0-9_.-]+/g, '.').replace(/^\.+|\.+$/g, ''),
+    }));
+    assert.equal(resourceId, expected);
+    assert.match(resourceId, /^page:127\.0\.0\.1\.\d+\.__test\./);
+    assert.equal(await a.page.evaluate(() => CollabSDK.deriveResourceId({ host: 'emr.example', pathname: '/patients/12/notes' })), 'page:emr.example.patients.12.notes');
+  } finally {
+    await a.context.close();
+  }
+});
