@@ -118,6 +118,26 @@ public sealed class ConnectionTests
         Assert.Equal(3, stats.GetProperty("byTransport").GetProperty("WebSockets").GetInt32());
     }
 
+    [Fact]
+    public async Task MetricsExposeConnectionsInvocationsAndBuffersInPrometheusFormat()
+    {
+        await using var node = await CollabTestNode.StartAsync();
+        await using var client = await node.ConnectAsync("metrics-user");
+        await client.HeartbeatAsync();
+        await client.JoinAsync("document:metrics", "viewer");
+        await client.JoinAsync("document:metrics", "viewer"); // ALREADY_JOINED
+
+        using var response = await node.Http.GetAsync("/metrics");
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE collab_connections gauge", text);
+        Assert.Contains("collab_connections 1\n", text);
+        Assert.Contains("collab_hub_invocations_total{method=\"heartbeat\",outcome=\"ok\"} 1\n", text);
+        Assert.Contains("collab_hub_invocations_total{method=\"resource:join\",outcome=\"ALREADY_JOINED\"} 1\n", text);
+        Assert.Contains("collab_audit_buffer_capacity 10000\n", text);
+        Assert.Contains("collab_document_commits_pending 0\n", text);
+    }
+
     private static async Task<JsonElement> Stats(CollabTestNode node) =>
         await node.Http.GetFromJsonAsync<JsonElement>("/api/stats");
 

@@ -42,11 +42,13 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     private long _written;
     private int _pending;
     private TaskCompletionSource _progress = NewProgress();
-    private readonly Meter _meter = new(MeterName);
+    private readonly Meter _meter;
     private readonly Counter<long> _failures;
 
-    public BufferedAuditSink(IAuditStore store, AuditOptions options, ILogger<BufferedAuditSink> logger)
+    /// <param name="meterFactory">Scopes the meter to one node's services (several nodes may share a test process).</param>
+    public BufferedAuditSink(IAuditStore store, AuditOptions options, ILogger<BufferedAuditSink> logger, IMeterFactory? meterFactory = null)
     {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _store = store;
         _options = options;
         _logger = logger;

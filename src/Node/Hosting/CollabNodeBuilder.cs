@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Configuration;
 using CollabAkka.Entities.Resources;
@@ -80,7 +81,8 @@ public static partial class CollabNodeBuilder
         // Stores (Collab:Store: sqlite, the default, or postgres; see StoreRegistration).
         var database = services.AddCollabStores(builder.Configuration, collab, dataDir);
         services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
-            sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>()));
+            sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<ILogger<BufferedAuditSink>>(),
+            sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
 
         services.AddSingleton(sp => new DocumentCommitter(sp.GetRequiredService<IDocumentStore>(),
@@ -103,6 +105,8 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
         services.AddSingleton<CollabHubFilter>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<NodeMetrics>();
         services.AddSignalR(o =>
         {
             o.MaximumReceiveMessageSize = connectionOptions.MaxMessageBytes;
@@ -126,6 +130,11 @@ public static partial class CollabNodeBuilder
         var app = builder.Build();
 
         database.MigrateAsync().GetAwaiter().GetResult();
+
+        // Instruments exist from the start, so /metrics shows them before first use.
+        app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetRequiredService<NodeMetrics>();
+        app.Services.GetRequiredService<IAuditSink>();
 
         app.UseExceptionHandler();
         app.UseStatusCodePages(async context =>

@@ -55,6 +55,8 @@ public static class CollabEndpoints
         });
 
         app.MapWidget(devTokens);
+        app.MapGet("/metrics", (PrometheusExporter exporter) =>
+            Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/api/capabilities", Capabilities);
         app.MapGet("/api/stats", Stats);
 

@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
+using System.Reflection;
 using CollabAkka.Entities.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Http;
 using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
@@ -18,19 +21,25 @@ public sealed partial class CollabHubFilter(
     ConnectionRegistry registry,
     [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     IOptions<ConnectionOptions> options,
+    NodeMetrics metrics,
     ILogger<CollabHubFilter> logger) : IHubFilter
 {
+    // The wire name ("resource:join"), not the C# name, for logs and metrics.
+    private static readonly ConcurrentDictionary<MethodInfo, string> WireNames = new();
+
     public async ValueTask<object?> InvokeMethodAsync(
         HubInvocationContext invocationContext,
         Func<HubInvocationContext, ValueTask<object?>> next)
     {
         var now = time.GetUtcNow();
+        var method = WireNames.GetOrAdd(invocationContext.HubMethod,
+            static m => m.GetCustomAttribute<HubMethodNameAttribute>()?.Name ?? m.Name);
         var session = registry.Get(invocationContext.Context.ConnectionId);
         using var scope = logger.BeginScope(new Dictionary<string, object?>
         {
             ["SessionId"] = session?.SessionId,
             ["UserId"] = session?.UserId,
-            ["HubMethod"] = invocationContext.HubMethodName,
+            ["HubMethod"] = method,
         });
         if (session is not null)
         {
@@ -38,6 +47,8 @@ public sealed partial class CollabHubFilter(
             var o = options.Value;
             if (!session.TryConsumeInvocation(now, o.InvocationsPerSecond, o.InvocationBurst))
             {
+                metrics.Invocations.Add(1, new KeyValuePair<string, object?>("method", method),
+                    new KeyValuePair<string, object?>("outcome", ErrorCodes.RateLimited));
                 return ApiResponse.Fail(null, now, new ApiError(ErrorCodes.RateLimited,
                     $"More than {o.InvocationsPerSecond} invocations per second (burst {o.InvocationBurst}); " +
                     "configured by Collab:Connections:InvocationsPerSecond and InvocationBurst.",
@@ -46,7 +57,10 @@ public sealed partial class CollabHubFilter(
         }
         try
         {
-            return await next(invocationContext).ConfigureAwait(false);
+            var result = await next(invocationContext).ConfigureAwait(false);
+            metrics.Invocations.Add(1, new KeyValuePair<string, object?>("method", method),
+                new KeyValuePair<string, object?>("outcome", result is ApiResponse { Error: { } error } ? error.Code : "ok"));
+            return result;
         }
         catch (HubException)
         {
@@ -60,7 +74,7 @@ public sealed partial class CollabHubFilter(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            FilterLog.InvocationFailed(logger, ex, invocationContext.HubMethodName);
+            FilterLog.InvocationFailed(logger, ex, method);
             return ApiResponse.Fail(null, time.GetUtcNow(), new ApiError(ErrorCodes.Internal, "The server failed to handle the request."));
         }
     }
