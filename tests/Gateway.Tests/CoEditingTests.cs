@@ -173,6 +173,36 @@ public sealed class CoEditingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ANewcomerReceivesTheCurrentAwarenessOfEveryoneAlreadyThere()
+    {
+        var doc = Ids.Unique("patient-chart:");
+        await using var a = await _node.ConnectAsync("aware-a");
+        await a.JoinAsync(doc, "editor");
+        var state = YAwareness.Encode([new YAwarenessEntry(4242, 3, "{\"user\":{\"name\":\"A\"},\"focus\":\"notes\"}")]);
+        Assert.True((await a.InvokeAsync("awareness:update", new { resourceId = doc, update = Convert.ToBase64String(state) })).Success);
+        var garbage = await a.InvokeAsync("awareness:update", new { resourceId = doc, update = Convert.ToBase64String([5, 1]) });
+        Assert.Equal("INVALID_UPDATE", garbage.Error!.Code);
+
+        await using var b = await _node.ConnectAsync("aware-b");
+        await b.JoinAsync(doc, "viewer");
+        var snapshot = await b.WaitForAsync("awareness:update");
+        var entry = Assert.Single(YAwareness.Decode(Convert.FromBase64String(snapshot.GetProperty("payload").GetProperty("update").GetString()!)));
+        Assert.Equal(4242, entry.ClientId);
+        Assert.Equal(3, entry.Clock);
+        Assert.Contains("notes", entry.StateJson);
+
+        // B cannot clear A's state by speaking for A's client id: not stored, not relayed.
+        var spoof = YAwareness.Encode([new YAwarenessEntry(4242, 4, "null")]);
+        await b.InvokeAsync("awareness:update", new { resourceId = doc, update = Convert.ToBase64String(spoof) });
+        Assert.True((await a.HeartbeatAsync()).Success); // anything relayed to A would have arrived before this answer
+        Assert.Empty(a.EventsNamed("awareness:update"));
+        await using var c = await _node.ConnectAsync("aware-c");
+        await c.JoinAsync(doc, "viewer");
+        var still = await c.WaitForAsync("awareness:update");
+        Assert.Equal(4242, Assert.Single(YAwareness.Decode(Convert.FromBase64String(still.GetProperty("payload").GetProperty("update").GetString()!))).ClientId);
+    }
+
+    [Fact]
     public async Task EveryAcceptedUpdateIsAuditedWithFieldsAndSizeButNoContent()
     {
         var doc = Ids.Unique("patient-chart:");

@@ -307,6 +307,26 @@ public sealed class LockTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PresenceShowsTheModeChangeWhenTheLockChangesHands()
+    {
+        var doc = Ids.Unique("document:");
+        await using var alice = await _node.ConnectAsync("alice");
+        await using var bob = await _node.ConnectAsync("bob");
+        await alice.JoinAsync(doc, "editor");
+        await bob.JoinAsync(doc, "viewer");
+        static string? ModeOf(JsonElement allUsers, string user) => allUsers.GetProperty("payload").GetProperty("subResources")
+            .EnumerateArray().SelectMany(g => g.GetProperty("users").EnumerateArray())
+            .FirstOrDefault(u => u.GetProperty("userId").GetString() == user) is { ValueKind: JsonValueKind.Object } u
+                ? u.GetProperty("mode").GetString() : null;
+
+        await alice.ReleaseLockAsync(doc);
+        await bob.WaitForAsync("resource:all_users", e => ModeOf(e, "alice") == "viewer");
+        await bob.AcquireLockAsync(doc);
+        var seen = await alice.WaitForAsync("resource:all_users", e => ModeOf(e, "bob") == "editor");
+        Assert.Equal("viewer", ModeOf(seen, "alice"));
+    }
+
+    [Fact]
     public async Task EveryLockOperationIsAudited()
     {
         var doc = Ids.Unique("document:");

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
 using CollabAkka.Messages.Wire;
@@ -13,6 +14,8 @@ namespace CollabAkka.Entities.Resources;
 // The loop never waits for the commit; the reply is completed from the commit's continuation.
 internal sealed partial class ResourceEntity
 {
+    private sealed record AwarenessState(string ConnectionId, long Clock, string StateJson);
+
     private sealed class DocumentState(YDoc doc, long snapshotRevision)
     {
         public YDoc Doc { get; } = doc;
@@ -207,36 +210,61 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The awareness update is malformed: {ex.Message}");
         }
-        if (!room.Awareness.TryGetValue(command.Member.ConnectionId, out var clients))
-        {
-            room.Awareness[command.Member.ConnectionId] = clients = [];
-        }
+        var accepted = new List<YAwarenessEntry>(entries.Count);
         foreach (var entry in entries)
         {
+            // A client may only speak for its own awareness ids (never clear or overwrite someone else's).
+            if (room.Awareness.TryGetValue(entry.ClientId, out var known) && known.ConnectionId != command.Member.ConnectionId)
+            {
+                continue;
+            }
+            accepted.Add(entry);
             if (entry.StateJson == "null")
             {
-                clients.Remove(entry.ClientId);
+                room.Awareness.Remove(entry.ClientId);
             }
             else
             {
-                clients[entry.ClientId] = entry.Clock;
+                room.Awareness[entry.ClientId] = new AwarenessState(command.Member.ConnectionId, entry.Clock, entry.StateJson);
             }
         }
-        Broadcast(room, EventNames.AwarenessUpdate, new DocUpdatePayload(Convert.ToBase64String(command.Update), command.Member.SessionId),
-            By(command.Member, MethodNames.AwarenessUpdate), except: command.Member.ConnectionId);
+        if (accepted.Count > 0)
+        {
+            var relay = accepted.Count == entries.Count ? command.Update : YAwareness.Encode(accepted);
+            Broadcast(room, EventNames.AwarenessUpdate, new DocUpdatePayload(Convert.ToBase64String(relay), command.Member.SessionId),
+                By(command.Member, MethodNames.AwarenessUpdate), except: command.Member.ConnectionId);
+        }
         return EntityReply.Ok();
     }
 
     /// <summary>When a connection leaves a room, everyone else forgets its cursors.</summary>
     private void ClearAwareness(ResourceRoom room, MemberInfo member)
     {
-        if (!room.Awareness.Remove(member.ConnectionId, out var clients) || clients.Count == 0)
+        var gone = room.Awareness.Where(a => a.Value.ConnectionId == member.ConnectionId).ToList();
+        if (gone.Count == 0)
         {
             return;
         }
-        var removal = YAwareness.Encode(clients.Select(c => new YAwarenessEntry(c.Key, c.Value + 1, "null")));
+        foreach (var (clientId, _) in gone)
+        {
+            room.Awareness.Remove(clientId);
+        }
+        var removal = YAwareness.Encode(gone.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock + 1, "null")));
         Broadcast(room, EventNames.AwarenessUpdate, new DocUpdatePayload(Convert.ToBase64String(removal), member.SessionId),
             By(member, "disconnect"), except: member.ConnectionId);
+    }
+
+    /// <summary>A newcomer gets everyone's current cursors and focus in one awareness update.</summary>
+    private void SendAwarenessSnapshot(ResourceRoom room, MemberInfo newcomer)
+    {
+        if (room.Awareness.Count == 0)
+        {
+            return;
+        }
+        var snapshot = YAwareness.Encode(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)));
+        _runtime.Events.Publish(new EntityBroadcast([new Recipient(newcomer.NodeId, newcomer.ConnectionId)], EventNames.AwarenessUpdate,
+            new ApiBroadcast(EventNames.AwarenessUpdate, room.Id.Value, new DocUpdatePayload(Convert.ToBase64String(snapshot), null),
+                null, room.Revision, Now)));
     }
 
     /// <summary>Only members holding the editor lock, with a role that may edit, change a document.</summary>

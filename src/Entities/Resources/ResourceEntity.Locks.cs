@@ -276,6 +276,10 @@ internal sealed partial class ResourceEntity
         member.Mode = JoinMode.Editor;
         Broadcast(room, EventNames.LockAcquired, lk.ToWire(), By(info, MethodNames.LockAcquire), except: null);
         AnnounceState(room, before, By(info, MethodNames.LockAcquire));
+        if (room.Members.ContainsKey(info.ConnectionId))
+        {
+            BroadcastAllUsers(By(info, MethodNames.LockAcquire)); // a viewer became editor: presence shows it
+        }
         Audit("LOCK_ACQUIRED", info, room.Id, correlationId, new Dictionary<string, object?>
         {
             ["lockId"] = lk.LockId, ["fencingToken"] = lk.FencingToken, ["ttlSeconds"] = ttl.TotalSeconds, ["expiresAt"] = lk.ExpiresAt,
@@ -290,6 +294,10 @@ internal sealed partial class ResourceEntity
         lk.SessionId = member.Info.SessionId;
         lk.GraceUntil = null;
         member.Mode = JoinMode.Editor;
+        if (room.Members.ContainsKey(member.Info.ConnectionId))
+        {
+            BroadcastAllUsers(By(member.Info, MethodNames.LockAcquire));
+        }
         Audit("LOCK_REATTACHED", member.Info, room.Id, correlationId, new Dictionary<string, object?>
         {
             ["lockId"] = lk.LockId, ["fencingToken"] = lk.FencingToken,
@@ -324,15 +332,21 @@ internal sealed partial class ResourceEntity
         }
         var before = StateOf(room);
         room.Locks.Remove(lk);
+        var modeChanged = false;
         if (lk.ConnectionId is { } connectionId && room.Members.TryGetValue(connectionId, out var holder))
         {
             holder.Mode = JoinMode.Viewer;
+            modeChanged = reason != "left"; // leaving broadcasts presence itself
         }
         var byHolder = by is null ? null : new LockHolder(by.UserId, by.Username);
         var payload = new LockEndedPayload(lk.LockId, lk.Holder, lk.FencingToken, reason, byHolder, comment);
         var trigger = by is null ? new TriggeredBy(lk.UserId, lk.Username, reason) : By(by, reason);
         Broadcast(room, eventName, payload, trigger, except: null);
         AnnounceState(room, before, trigger);
+        if (modeChanged)
+        {
+            BroadcastAllUsers(trigger); // the former holder is a viewer now
+        }
         _runtime.Audit.Record(new AuditEvent
         {
             EventType = reason switch

@@ -30,8 +30,8 @@ internal sealed partial class ResourceEntity
         public long LastToken { get; set; }
         public DocumentState? Document { get; set; }
 
-        /// <summary>Connection -> the awareness client ids it announced, with their last clocks.</summary>
-        public Dictionary<string, Dictionary<long, long>> Awareness { get; } = new(StringComparer.Ordinal);
+        /// <summary>Awareness client id -> its latest state, kept so a newcomer sees existing cursors and focus at once.</summary>
+        public Dictionary<long, AwarenessState> Awareness { get; } = [];
 
         public int CountMode(JoinMode mode)
         {
@@ -102,6 +102,7 @@ internal sealed partial class ResourceEntity
 
         var user = entry.ToWire();
         var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
+        SendAwarenessSnapshot(room, member);
         Broadcast(room, EventNames.UserJoined, new UserPresencePayload(user, null, room.Members.Count),
             new TriggeredBy(member.UserId, member.Username, MethodNames.Join), except: member.ConnectionId);
         BroadcastAllUsers(new TriggeredBy(member.UserId, member.Username, MethodNames.Join));
