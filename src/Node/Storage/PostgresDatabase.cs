@@ -90,6 +90,14 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
             CommandTimeout = options.CommandTimeoutSeconds,
         };
         builder.ApplicationName ??= "collabakka";
+        // The stores issue a handful of fixed statements: prepared once per connection, they skip parse and plan.
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 32;
+        }
+        // No statement changes session state (the one advisory lock is released explicitly), so a pooled
+        // connection needs no reset round trip on reuse.
+        builder.NoResetOnClose = true;
         Schema = options.Schema;
         Description = $"PostgreSQL {builder.Host}:{builder.Port.ToString(CultureInfo.InvariantCulture)}/{builder.Database} schema {Schema}";
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
