@@ -85,10 +85,11 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
             Filter("ts >= @from", "from", query.From is { } from ? Millis(from) : (DateTimeOffset?)null, NpgsqlDbType.TimestampTz);
             Filter("ts < @to", "to", query.To is { } to ? Millis(to) : (DateTimeOffset?)null, NpgsqlDbType.TimestampTz);
             Filter("id > @after", "after", query.AfterId, NpgsqlDbType.Bigint);
-            if (query.From is not null)
+            if (query.From is not null && query.AfterId is null)
             {
-                // Implied by the time filter (every row in range has an id at least this); lets the id-ordered
-                // scan start where the range starts instead of at the oldest row.
+                // Implied by the time filter (every row in range has an id at least this); lets the first page's
+                // id-ordered scan start where the range starts instead of at the oldest row. Later pages start
+                // at their cursor, which is past it.
                 sql.Append(" AND id >= COALESCE((SELECT min(id) FROM audit_events WHERE ts >= @from), 9223372036854775807)");
             }
             sql.Append(" ORDER BY id LIMIT @limit");

@@ -72,9 +72,10 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
             Filter("ts_ms >= $from", "$from", query.From?.ToUnixTimeMilliseconds());
             Filter("ts_ms < $to", "$to", query.To?.ToUnixTimeMilliseconds());
             Filter("id > $after", "$after", query.AfterId);
-            // Implied by the time filter (every row in range has an id at least this), and lets the id-ordered
-            // scan start where the range starts instead of at the oldest row.
-            Filter("id >= (SELECT MIN(id) FROM audit_events WHERE ts_ms >= $fromHint)", "$fromHint", query.From?.ToUnixTimeMilliseconds());
+            // Implied by the time filter (every row in range has an id at least this), and lets the first page's
+            // id-ordered scan start where the range starts instead of at the oldest row.
+            Filter("id >= (SELECT MIN(id) FROM audit_events WHERE ts_ms >= $fromHint)", "$fromHint",
+                query.AfterId is null ? query.From?.ToUnixTimeMilliseconds() : null);
             sql.Append(" ORDER BY id LIMIT $limit");
             select.Parameters.AddWithValue("$limit", query.Limit);
             select.CommandText = sql.ToString();
