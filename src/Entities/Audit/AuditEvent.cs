@@ -1,3 +1,5 @@
+using CollabAkka.Messages.Entity;
+
 namespace CollabAkka.Entities.Audit;
 
 /// <summary>
@@ -18,6 +20,28 @@ public sealed record AuditEvent
     public string? UserAgent { get; init; }
     public string? CorrelationId { get; init; }
     public IReadOnlyDictionary<string, object?>? Details { get; init; }
+
+    /// <summary>An event caused by a connected member (who, from where, which session).</summary>
+    public static AuditEvent For(MemberInfo member, string eventType, DateTimeOffset timestamp, string? resourceId = null,
+        string? correlationId = null, IReadOnlyDictionary<string, object?>? details = null)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        return new AuditEvent
+        {
+            EventType = eventType,
+            Timestamp = timestamp,
+            UserId = member.UserId,
+            Username = member.Username,
+            Role = member.Role,
+            ResourceId = resourceId,
+            SessionId = member.SessionId,
+            NodeId = member.NodeId,
+            Ip = member.Ip,
+            UserAgent = member.UserAgent,
+            CorrelationId = correlationId,
+            Details = details,
+        };
+    }
 }
 
 /// <summary>Audit event types.</summary>

@@ -272,20 +272,6 @@ internal sealed partial class ResourceEntity
     private void Audit(string eventType, MemberInfo member, ResourceId resource, string correlationId,
         IReadOnlyDictionary<string, object?>? details)
     {
-        _runtime.Audit.Record(new AuditEvent
-        {
-            EventType = eventType,
-            Timestamp = Now,
-            UserId = member.UserId,
-            Username = member.Username,
-            Role = member.Role,
-            ResourceId = resource.Value,
-            SessionId = member.SessionId,
-            NodeId = _runtime.NodeId,
-            Ip = member.Ip,
-            UserAgent = member.UserAgent,
-            CorrelationId = correlationId,
-            Details = details,
-        });
+        _runtime.Audit.Record(AuditEvent.For(member, eventType, Now, resource.Value, correlationId, details));
     }
 }

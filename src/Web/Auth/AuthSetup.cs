@@ -80,18 +80,8 @@ public static class AuthSetup
                     var http = context.HttpContext;
                     if (http.Request.Path.StartsWithSegments(HubPath))
                     {
-                        var services = http.RequestServices;
-                        var time = services.GetRequiredKeyedService<TimeProvider>(CollabTime.Key);
-                        services.GetRequiredService<IAuditSink>().Record(new AuditEvent
-                        {
-                            EventType = AuditEventTypes.ConnectionRejected,
-                            Timestamp = time.GetUtcNow(),
-                            NodeId = services.GetRequiredService<NodeIdentity>().NodeId,
-                            Ip = http.Connection.RemoteIpAddress?.ToString(),
-                            UserAgent = http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, 512)] : null,
-                            CorrelationId = http.TraceIdentifier,
-                            Details = new Dictionary<string, object?> { ["reason"] = reason, ["path"] = http.Request.Path.Value },
-                        });
+                        HttpAudit.Record(http, AuditEventTypes.ConnectionRejected, null,
+                            new Dictionary<string, object?> { ["reason"] = reason, ["path"] = http.Request.Path.Value });
                     }
                     http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
                     await Problems.WriteAsync(http, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, reason).ConfigureAwait(false);

@@ -139,30 +139,18 @@ public static class AuditEndpoints
 
         // The access itself goes on the trail before any row is read.
         http.Items[AuditedItem] = true;
-        audit.Record(new AuditEvent
+        audit.Record(HttpAudit.Create(http, export ? AuditEventTypes.AuditExported : AuditEventTypes.AuditQueried, null, new Dictionary<string, object?>
         {
-            EventType = export ? AuditEventTypes.AuditExported : AuditEventTypes.AuditQueried,
-            Timestamp = time.GetUtcNow(),
-            UserId = http.User.FindFirst("sub")?.Value ?? http.User.FindFirst(ClaimTypes.NameIdentifier)?.Value,
-            Username = http.User.FindFirst("name")?.Value,
-            Role = http.User.FindFirst("role")?.Value,
-            NodeId = node.NodeId,
-            Ip = http.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = HttpAuditMiddleware.UserAgentOf(http),
-            CorrelationId = HttpAuditMiddleware.CorrelationIdOf(http),
-            Details = new Dictionary<string, object?>
-            {
-                ["format"] = format,
-                ["userId"] = filter.UserId,
-                ["resourceId"] = filter.ResourceId,
-                ["eventType"] = filter.EventType,
-                ["correlationId"] = filter.CorrelationId,
-                ["from"] = filter.From?.ToString("O", CultureInfo.InvariantCulture),
-                ["to"] = filter.To?.ToString("O", CultureInfo.InvariantCulture),
-                ["cursor"] = filter.AfterId,
-                ["limit"] = limit,
-            },
-        });
+            ["format"] = format,
+            ["userId"] = filter.UserId,
+            ["resourceId"] = filter.ResourceId,
+            ["eventType"] = filter.EventType,
+            ["correlationId"] = filter.CorrelationId,
+            ["from"] = filter.From?.ToString("O", CultureInfo.InvariantCulture),
+            ["to"] = filter.To?.ToString("O", CultureInfo.InvariantCulture),
+            ["cursor"] = filter.AfterId,
+            ["limit"] = limit,
+        }));
 
         if (!export)
         {

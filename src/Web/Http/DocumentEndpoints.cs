@@ -142,21 +142,8 @@ public static class DocumentEndpoints
         var options = http.RequestServices.GetRequiredService<IOptions<CollabHttpOptions>>().Value;
         var allowed = HasRole(http.User, options.HistoryRoles);
         var valid = ResourceId.TryParse(id, out resourceId, out var error);
-        var services = http.RequestServices;
-        services.GetRequiredService<IAuditSink>().Record(new AuditEvent
-        {
-            EventType = allowed ? "HISTORY_READ" : "HISTORY_READ_DENIED",
-            Timestamp = services.GetRequiredKeyedService<TimeProvider>(CollabTime.Key).GetUtcNow(),
-            UserId = http.User.FindFirst("sub")?.Value,
-            Username = http.User.FindFirst("name")?.Value,
-            Role = http.User.FindFirst("role")?.Value,
-            ResourceId = valid ? resourceId.Value : null,
-            NodeId = services.GetRequiredService<NodeIdentity>().NodeId,
-            Ip = http.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, 512)] : null,
-            CorrelationId = http.TraceIdentifier,
-            Details = new Dictionary<string, object?> { ["what"] = what, ["query"] = http.Request.QueryString.Value },
-        });
+        HttpAudit.Record(http, allowed ? "HISTORY_READ" : "HISTORY_READ_DENIED", valid ? resourceId.Value : null,
+            new Dictionary<string, object?> { ["what"] = what, ["query"] = http.Request.QueryString.Value });
         if (!allowed)
         {
             return Problems.Result(http, StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied,

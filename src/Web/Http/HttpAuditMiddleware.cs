@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Security.Claims;
 using CollabAkka.Entities.Audit;
-using CollabAkka.Entities.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CollabAkka.Web.Http;
 
@@ -17,8 +14,6 @@ namespace CollabAkka.Web.Http;
 /// </summary>
 public static class HttpAuditMiddleware
 {
-    public const string CorrelationHeader = "X-Correlation-Id";
-
     public static IApplicationBuilder UseCollabHttpAudit(this IApplicationBuilder app) =>
         app.Use(async (http, next) =>
         {
@@ -42,16 +37,8 @@ public static class HttpAuditMiddleware
             }
         });
 
-    internal static string? UserAgentOf(HttpContext http) =>
-        http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, 512)] : null;
-
-    internal static string CorrelationIdOf(HttpContext http) =>
-        http.Request.Headers[CorrelationHeader].ToString() is { Length: > 0 and <= 128 } id ? id : http.TraceIdentifier;
-
     private static void Record(HttpContext http, TimeSpan elapsed)
     {
-        var services = http.RequestServices;
-        var user = http.User;
         var path = http.Request.Path.Value ?? "";
         const string resources = "/api/resources/";
         string? resourceId = null;
@@ -66,26 +53,13 @@ public static class HttpAuditMiddleware
                 }
             }
         }
-        services.GetRequiredService<IAuditSink>().Record(new AuditEvent
+        HttpAudit.Record(http, AuditEventTypes.HttpRequest, resourceId, new Dictionary<string, object?>
         {
-            EventType = AuditEventTypes.HttpRequest,
-            Timestamp = services.GetRequiredKeyedService<TimeProvider>(CollabTime.Key).GetUtcNow(),
-            UserId = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value,
-            Username = user.FindFirst("name")?.Value,
-            Role = user.FindFirst("role")?.Value,
-            ResourceId = resourceId,
-            NodeId = services.GetRequiredService<NodeIdentity>().NodeId,
-            Ip = http.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = UserAgentOf(http),
-            CorrelationId = CorrelationIdOf(http),
-            Details = new Dictionary<string, object?>
-            {
-                ["method"] = http.Request.Method,
-                ["path"] = path,
-                ["query"] = QueryWithoutSecrets(http.Request.Query),
-                ["status"] = http.Response.StatusCode,
-                ["durationMs"] = Math.Round(elapsed.TotalMilliseconds, 2),
-            },
+            ["method"] = http.Request.Method,
+            ["path"] = path,
+            ["query"] = QueryWithoutSecrets(http.Request.Query),
+            ["status"] = http.Response.StatusCode,
+            ["durationMs"] = Math.Round(elapsed.TotalMilliseconds, 2),
         });
     }
 

@@ -357,17 +357,6 @@ public sealed partial class CollabHub(
     private static string? Truncate(string? text, int max) =>
         string.IsNullOrEmpty(text) ? null : text.Length <= max ? text : text[..max];
 
-    private AuditEvent Audit(string type, MemberInfo member, DateTimeOffset now, IReadOnlyDictionary<string, object?> details) => new()
-    {
-        EventType = type,
-        Timestamp = now,
-        UserId = member.UserId,
-        Username = member.Username,
-        Role = member.Role,
-        SessionId = member.SessionId,
-        NodeId = node.NodeId,
-        Ip = member.Ip,
-        UserAgent = member.UserAgent,
-        Details = details,
-    };
+    private static AuditEvent Audit(string type, MemberInfo member, DateTimeOffset now, IReadOnlyDictionary<string, object?> details) =>
+        AuditEvent.For(member, type, now, details: details);
 }

@@ -42,26 +42,14 @@ public sealed partial class SessionLifecycle(
             }
         }
         var member = session.Member;
-        audit.Record(new AuditEvent
-        {
-            EventType = AuditEventTypes.Disconnect,
-            Timestamp = time.GetUtcNow(),
-            UserId = member.UserId,
-            Username = member.Username,
-            Role = member.Role,
-            SessionId = member.SessionId,
-            NodeId = member.NodeId,
-            Ip = member.Ip,
-            UserAgent = member.UserAgent,
-            CorrelationId = correlationId,
-            Details = new Dictionary<string, object?>
+        audit.Record(AuditEvent.For(member, AuditEventTypes.Disconnect, time.GetUtcNow(), correlationId: correlationId,
+            details: new Dictionary<string, object?>
             {
                 ["reason"] = reason,
                 ["error"] = error,
                 ["roots"] = roots,
                 ["durationSeconds"] = Math.Round((time.GetUtcNow() - session.ConnectedAt).TotalSeconds, 3),
-            },
-        });
+            }));
         SessionLog.Ended(logger, session.SessionId, session.UserId, reason);
     }
 

@@ -51,23 +51,11 @@ public sealed partial class SessionSweeper(
                 continue;
             }
             var member = session.Member;
-            audit.Record(new AuditEvent
+            audit.Record(AuditEvent.For(member, AuditEventTypes.SessionExpired, now, details: new Dictionary<string, object?>
             {
-                EventType = AuditEventTypes.SessionExpired,
-                Timestamp = now,
-                UserId = member.UserId,
-                Username = member.Username,
-                Role = member.Role,
-                SessionId = member.SessionId,
-                NodeId = member.NodeId,
-                Ip = member.Ip,
-                UserAgent = member.UserAgent,
-                Details = new Dictionary<string, object?>
-                {
-                    ["lastActivity"] = session.LastActivity,
-                    ["ttlSeconds"] = ttl.TotalSeconds,
-                },
-            });
+                ["lastActivity"] = session.LastActivity,
+                ["ttlSeconds"] = ttl.TotalSeconds,
+            }));
             SweepLog.Expired(logger, session.SessionId, session.UserId);
             session.Abort();
             await lifecycle.EndAsync(session.ConnectionId, "session_expired").ConfigureAwait(false);
