@@ -174,6 +174,8 @@ class Run {
     this.errors = new Map();
     this.unknownTokens = 0;
     this.duplicates = 0;
+    this.slow = new Map(); // measured second of the send -> deliveries slower than 50 ms
+    this.measureStart = 0;
     this.afterAck = 0; // measured deliveries that arrived after the sender already had its ack
     this.closed = 0;
     this.lateness = [];
@@ -188,6 +190,7 @@ class Run {
       if (++e.recv > this.others) this.duplicates++;
       if (e.measured) {
         this.prop.push(now - e.t);
+        if (now - e.t > 50) { const sec = Math.floor((e.t - this.measureStart) / 1000); this.slow.set(sec, (this.slow.get(sec) ?? 0) + 1); }
         if (e.ackAt !== undefined) this.afterAck++;
       }
     }
@@ -340,6 +343,7 @@ async function runOnce(o, target, round) {
     const t0 = performance.now() + 100;
     const measureStart = t0 + o.warmup * 1000;
     const measureEnd = measureStart + o.duration * 1000;
+    run.measureStart = measureStart;
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     let cpuStart = null;
     let cpuEnd = null;
@@ -407,6 +411,7 @@ async function runOnce(o, target, round) {
       errors: Object.fromEntries(run.errors),
       connectionsClosed: run.closed,
       deliveredAfterAckPercent: (100 * run.afterAck) / (run.prop.length || 1),
+      slowBySecond: Object.fromEntries([...run.slow].sort((a, b) => a[0] - b[0])),
       duplicates: run.duplicates,
       unknownTokens: run.unknownTokens,
       undelivered: pending.recv,
@@ -430,6 +435,7 @@ function print(r) {
   console.log(row('ack', r.ackMs));
   console.log(`  rates: ${fmt(r.sentPerSecond)} updates/s in, ${fmt(r.deliveriesPerSecond)} deliveries/s out (${r.deliveries}/${r.expectedDeliveries} deliveries, ${r.acks}/${r.sent} acks)`);
   console.log(`  deliveries that arrived after the sender's ack: ${fmt(r.deliveredAfterAckPercent)} %`);
+  console.log(`  deliveries slower than 50 ms, by second of the send: ${JSON.stringify(r.slowBySecond)}`);
   console.log(`  server CPU ${fmt(r.serverCpuPercent)} % of one core, RSS ${fmt(r.serverRssMb, 0)} MB; client process CPU ${fmt(r.clientCpuPercent)} %, event-loop delay p99 ${fmt(r.clientEventLoopDelayMs.p99, 1)} ms max ${fmt(r.clientEventLoopDelayMs.max, 1)} ms; scheduler lateness p99 ${fmt(r.schedulerLatenessMs.p99, 1)} ms`);
   console.log(`  errors ${JSON.stringify(r.errors)}, closed ${r.connectionsClosed}, duplicates ${r.duplicates}, unknown ${r.unknownTokens}, undelivered ${r.undelivered}, unacked ${r.unacked}, converged ${r.converged}${r.divergedDocs.length ? ` diverged: ${r.divergedDocs.join(' ')}` : ''}`);
 }
