@@ -16,10 +16,22 @@ public abstract class AuditApiTests(string store) : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2025, 3, 1, 8, 0, 0, TimeSpan.Zero);
     private CollabTestNode _node = null!;
+    private Dictionary<string, string?> _settings = null!;
 
-    public async Task InitializeAsync() => _node = await NodeStores.StartNodeAsync(store);
+    public async Task InitializeAsync()
+    {
+        _settings = await NodeStores.SettingsAsync(store);
+        _node = await CollabTestNode.StartAsync(new CollabTestNodeOptions { Settings = _settings });
+    }
 
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        if (store == "postgres")
+        {
+            await PostgresTestServer.DropSchemaAsync(_settings["ConnectionStrings:Collab"]!, _settings["Collab:Postgres:Schema"]!);
+        }
+    }
 
     private async Task<HttpResponseMessage> GetAsync(string url, string? role = "auditor", string user = "audrey")
     {

@@ -14,14 +14,4 @@ public static class NodeStores
                 ["Collab:Postgres:Schema"] = schema ?? PostgresTestServer.CreateSchemaName(),
             }
             : new Dictionary<string, string?> { ["Collab:Store"] = "sqlite" };
-
-    public static async Task<CollabTestNode> StartNodeAsync(string store, IDictionary<string, string?>? extra = null)
-    {
-        var settings = await SettingsAsync(store);
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
-        {
-            settings[key] = value;
-        }
-        return await CollabTestNode.StartAsync(new CollabTestNodeOptions { Settings = settings });
-    }
 }
