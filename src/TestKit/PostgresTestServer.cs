@@ -45,7 +45,7 @@ public sealed class PostgresTestServer : IAsyncDisposable
             if (_shared is null)
             {
                 var server = await StartPrivateAsync().ConfigureAwait(false);
-                AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopAsync().GetAwaiter().GetResult();
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 _shared = server.ConnectionString;
             }
             return _shared;
@@ -60,6 +60,7 @@ public sealed class PostgresTestServer : IAsyncDisposable
     public static async Task<PostgresTestServer> StartPrivateAsync()
     {
         var bin = FindBin();
+        RemoveStoppedClusters();
         var dataDir = Path.Combine(Path.GetTempPath(), "collab-pg-" + Guid.NewGuid().ToString("N")[..10]);
         var server = new PostgresTestServer(bin, dataDir, FreePort());
         Directory.CreateDirectory(dataDir);
@@ -102,6 +103,28 @@ public sealed class PostgresTestServer : IAsyncDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    // The shared cluster is stopped when the test process exits, but the test host may end the process before its
+    // folder is gone: sweep folders of private clusters that are no longer running.
+    private static void RemoveStoppedClusters()
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "collab-pg-*"))
+        {
+            if (!File.Exists(Path.Combine(dir, "postmaster.pid")) && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddMinutes(-1))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+                catch (UnauthorizedAccessException)
+                {
+                }
+            }
         }
     }
 
