@@ -100,6 +100,7 @@ public sealed class ConnectionTests
         }
         var limited = results.Where(r => !r.Success).ToList();
         Assert.NotEmpty(limited);
+        Assert.All(limited, r => Assert.NotNull(r.RequestId)); // matched to the request even when refused early
         Assert.All(limited, r => Assert.Equal("RATE_LIMITED", r.Error!.Code));
         Assert.Contains("InvocationsPerSecond", limited[0].Error!.Message);
         Assert.Equal(Microsoft.AspNetCore.SignalR.Client.HubConnectionState.Connected, client.State);

@@ -76,6 +76,7 @@ public sealed class LockTests : IAsyncLifetime
         Assert.True((await alice.ReleaseLockAsync(doc)).Success);
         var released = await bob.WaitForAsync("lock:released");
         Assert.Equal("released", released.GetProperty("payload").GetProperty("reason").GetString());
+        Assert.Equal("lock:release", released.GetProperty("triggeredBy").GetProperty("action").GetString());
         Assert.Equal("AVAILABLE", (await bob.WaitForAsync("state:changed")).GetProperty("payload").GetProperty("state").GetString());
 
         var next = await bob.AcquireLockAsync(doc);

@@ -340,7 +340,14 @@ internal sealed partial class ResourceEntity
         }
         var byHolder = by is null ? null : new LockHolder(by.UserId, by.Username);
         var payload = new LockEndedPayload(lk.LockId, lk.Holder, lk.FencingToken, reason, byHolder, comment);
-        var trigger = by is null ? new TriggeredBy(lk.UserId, lk.Username, reason) : By(by, reason);
+        var action = reason switch
+        {
+            "released" => MethodNames.LockRelease,
+            "force_released" => MethodNames.LockForceRelease,
+            "left" => MethodNames.Leave,
+            _ => reason, // expired, user_disconnected: the system acted, not a method
+        };
+        var trigger = by is null ? new TriggeredBy(lk.UserId, lk.Username, action) : By(by, action);
         Broadcast(room, eventName, payload, trigger, except: null);
         AnnounceState(room, before, trigger);
         if (modeChanged)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CollabAkka.Entities.Resources;
 using Microsoft.Data.Sqlite;
 
@@ -102,13 +103,21 @@ public sealed class SqliteDatabase : ICollabDatabase
         }
     }
 
+    // Physical connections already set up. Pooled opens hand back the same native handle, and the PRAGMAs
+    // below are per-connection (journal_mode=WAL even per file), so running them on every open was pure cost.
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _initialized = new();
+
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
-        await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (connection.Handle is { } handle && !_initialized.TryGetValue(handle, out _))
+        {
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            _initialized.AddOrUpdate(handle, this);
+        }
         return connection;
     }
 

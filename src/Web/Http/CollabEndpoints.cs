@@ -133,6 +133,8 @@ public static class CollabEndpoints
                 invocationBurst = c.InvocationBurst,
                 maxMessageBytes = c.MaxMessageBytes,
                 maxResourceIdLength = ResourceId.MaxLength,
+                maxRequestIdLength = c.MaxRequestIdLength,
+                staleAfterSeconds = c.StaleAfter.TotalSeconds,
             },
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
             resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value)).ToList(),

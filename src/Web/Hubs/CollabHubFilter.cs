@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Collections.Concurrent;
 using System.Reflection;
 using CollabAkka.Entities.Routing;
@@ -49,7 +50,7 @@ public sealed partial class CollabHubFilter(
             {
                 metrics.Invocations.Add(1, new KeyValuePair<string, object?>("method", method),
                     new KeyValuePair<string, object?>("outcome", ErrorCodes.RateLimited));
-                return ApiResponse.Fail(null, now, new ApiError(ErrorCodes.RateLimited,
+                return ApiResponse.Fail(RequestIdOf(invocationContext), now, new ApiError(ErrorCodes.RateLimited,
                     $"More than {o.InvocationsPerSecond} invocations per second (burst {o.InvocationBurst}); " +
                     "configured by Collab:Connections:InvocationsPerSecond and InvocationBurst.",
                     new { retryAfterMs = (int)Math.Ceiling(1000 / o.InvocationsPerSecond) }));
@@ -75,9 +76,18 @@ public sealed partial class CollabHubFilter(
 #pragma warning restore CA1031
         {
             FilterLog.InvocationFailed(logger, ex, method);
-            return ApiResponse.Fail(null, time.GetUtcNow(), new ApiError(ErrorCodes.Internal, "The server failed to handle the request."));
+            return ApiResponse.Fail(RequestIdOf(invocationContext), time.GetUtcNow(),
+                new ApiError(ErrorCodes.Internal, "The server failed to handle the request."));
         }
     }
+
+    /// <summary>The caller's requestId, so even answers made here can be matched to the request.</summary>
+    private string? RequestIdOf(HubInvocationContext context) =>
+        context.HubMethodArguments is [JsonElement { ValueKind: JsonValueKind.Object } request] &&
+        request.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String &&
+        id.GetString() is { } text && text.Length <= options.Value.MaxRequestIdLength
+            ? text
+            : null;
 
     private static partial class FilterLog
     {
