@@ -93,7 +93,14 @@ public sealed class PostgresTestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already stopped (a test stopped it on purpose).
+        }
         try
         {
             Directory.Delete(DataDir, recursive: true);

@@ -47,6 +47,9 @@ public sealed class PostgresOutageTests
         Assert.Equal(HttpStatusCode.OK, (await node.Http.GetAsync("/ready")).StatusCode);
 
         await pg.StopAsync();
+        var restarted = false;
+        try
+        {
 
         // Not ready, with the reason.
         var (status, ready) = await ReadyAsync(node);
@@ -83,12 +86,17 @@ public sealed class PostgresOutageTests
         Assert.True(auditCheck.GetProperty("data").GetProperty("fill").GetDouble() >= 1.0);
         Assert.True(auditCheck.GetProperty("data").TryGetProperty("lastError", out _));
         Assert.All(waiting, t => Assert.False(t.IsCompleted));
+        var metrics = await node.Http.GetStringAsync("/metrics");
+        Assert.True(Metric(metrics, "collab_audit_buffer_fill_ratio") >= 1.0, metrics);
+        Assert.True(Metric(metrics, "collab_audit_buffer_pending") >= BufferCapacity, metrics);
+        Assert.True(Metric(metrics, "collab_audit_write_failures_total") >= 1, metrics);
 
         // Connections are kept.
         Assert.All(editors, e => Assert.Equal(HubConnectionState.Connected, e.Client.State));
         Assert.True((await editors[3].Client.HeartbeatAsync()).Success);
 
         await pg.StartAsync();
+        restarted = true;
 
         // Recovery by itself: the waiting edits are acknowledged, the buffer drains, the node is ready again.
         var acked = await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(60));
@@ -115,11 +123,66 @@ public sealed class PostgresOutageTests
         {
             await editor.Client.DisposeAsync();
         }
+        }
+        finally
+        {
+            if (!restarted)
+            {
+                await pg.StartAsync(); // or the node's disposal waits for its store
+            }
+        }
     }
+
+    private static double Metric(string text, string name) =>
+        double.Parse(text.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal))
+            .Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task<(HttpStatusCode, JsonElement)> ReadyAsync(CollabTestNode node)
     {
         using var response = await node.Http.GetAsync("/ready");
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+}
+
+/// <summary>A node asked to stop while PostgreSQL is away does not hang on its audit buffer: it waits
+/// Collab:Audit:ShutdownTimeout, then writes the events it could not store to its log.</summary>
+public sealed class PostgresShutdownTests
+{
+    [Fact]
+    public async Task ANodeStoppingWhilePostgresIsDownWritesItsUnstoredAuditEventsToItsLogWithinTheTimeout()
+    {
+        await using var pg = await PostgresTestServer.StartPrivateAsync();
+        var dataDir = Directory.CreateTempSubdirectory("collab-shutdown-").FullName;
+        try
+        {
+            var node = await CollabTestNode.StartAsync(new CollabTestNodeOptions
+            {
+                DataDir = dataDir,
+                Settings =
+                {
+                    ["Collab:Store"] = "postgres",
+                    ["ConnectionStrings:Collab"] = pg.ConnectionString,
+                    ["Collab:Postgres:ConnectTimeoutSeconds"] = "1",
+                    ["Collab:Audit:ShutdownTimeout"] = "00:00:02",
+                },
+            });
+            await pg.StopAsync();
+            for (var k = 0; k < 5; k++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/api/capabilities");
+                request.Headers.Add("X-Correlation-Id", $"unstored-{k}");
+                using var _ = await node.Http.SendAsync(request);
+            }
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await node.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"stopping took {watch.Elapsed}");
+            var log = string.Join('\n', Directory.GetFiles(Path.Combine(dataDir, "logs")).Select(File.ReadAllText));
+            Assert.All(Enumerable.Range(0, 5), k => Assert.Contains($"unstored-{k}", log, StringComparison.Ordinal));
+            Assert.Contains("Unwritten audit event", log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
     }
 }

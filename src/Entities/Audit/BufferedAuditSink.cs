@@ -18,6 +18,12 @@ public sealed class AuditOptions
 
     /// <summary>Wait before retrying a failed write (doubles up to 10 s).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long disposal waits for the buffer to drain. Past it (the store is down at shutdown) the remaining events
+    /// are written to the node's log, one NDJSON record each, instead of holding the process forever.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>
@@ -44,6 +50,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     private TaskCompletionSource _progress = NewProgress();
     private readonly Meter _meter;
     private readonly Counter<long> _failures;
+    private readonly CancellationTokenSource _stopping = new();
 
     /// <param name="meterFactory">Scopes the meter to one node's services (several nodes may share a test process).</param>
     public BufferedAuditSink(IAuditStore store, AuditOptions options, ILogger<BufferedAuditSink> logger, IMeterFactory? meterFactory = null)
@@ -127,7 +134,21 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
                     LastError = ex.Message;
                     _failures.Add(1);
                     AuditLog.WriteFailed(_logger, ex, batch.Count, Pending);
-                    await Task.Delay(delay).ConfigureAwait(false);
+                    if (!_stopping.IsCancellationRequested)
+                    {
+                        try
+                        {
+                            await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                        }
+                    }
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        Abandon(batch);
+                        return;
+                    }
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
                 }
             }
@@ -147,8 +168,34 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _channel.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        try
+        {
+            await _writer.WaitAsync(_options.ShutdownTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            await _writer.ConfigureAwait(false);
+        }
+        _stopping.Dispose();
         _meter.Dispose();
+    }
+
+    // Shutdown with the store down: the log (NDJSON on disk) is the last durable place these events can go.
+    private void Abandon(List<AuditEvent> batch)
+    {
+        var left = new List<AuditEvent>(batch);
+        while (_channel.Reader.TryRead(out var item))
+        {
+            left.Add(item);
+        }
+        AuditLog.Abandoned(_logger, left.Count, LastError);
+        foreach (var e in left)
+        {
+            AuditLog.Unwritten(_logger, e.EventType, e.Timestamp, e.UserId, e.ResourceId, e.SessionId, e.NodeId, e.Ip, e.UserAgent, e.CorrelationId,
+                e.Details is null ? null : System.Text.Json.JsonSerializer.Serialize(e.Details));
+        }
+        Interlocked.Add(ref _pending, -left.Count);
     }
 
     private static TaskCompletionSource NewProgress() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -160,5 +207,14 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
 
         [LoggerMessage(EventId = 1101, Level = LogLevel.Error, Message = "Audit event {EventType} recorded after shutdown; not written.")]
         public static partial void RecordedAfterShutdown(ILogger logger, string eventType);
+
+        [LoggerMessage(EventId = 1102, Level = LogLevel.Critical,
+            Message = "Shutting down with {Count} audit events the store did not take ({LastError}); each follows as an event 1103 log record (Collab:Audit:ShutdownTimeout).")]
+        public static partial void Abandoned(ILogger logger, int count, string? lastError);
+
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Critical,
+            Message = "Unwritten audit event {EventType} at {Timestamp}: user {UserId}, resource {ResourceId}, session {SessionId}, node {NodeId}, ip {Ip}, user agent {UserAgent}, correlation {CorrelationId}, details {Details}")]
+        public static partial void Unwritten(ILogger logger, string eventType, DateTimeOffset timestamp, string? userId, string? resourceId,
+            string? sessionId, string? nodeId, string? ip, string? userAgent, string? correlationId, string? details);
     }
 }
