@@ -20,6 +20,13 @@ public sealed class AuditOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
+    /// How long the writer lets events gather after the first one arrives, so a trickle (one or two events per
+    /// user action) becomes one transaction instead of many. Audit writes are off every acknowledgement path,
+    /// so this delays only when a record becomes durable, never an answer. Zero writes at once.
+    /// </summary>
+    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
     /// How long disposal waits for the buffer to drain. Past it (the store is down at shutdown) the remaining events
     /// are written to the node's log, one NDJSON record each, instead of holding the process forever.
     /// </summary>
@@ -114,6 +121,10 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
         var reader = _channel.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (_options.BatchLinger > TimeSpan.Zero && Pending < _options.BatchSize)
+            {
+                await Task.Delay(_options.BatchLinger).ConfigureAwait(false);
+            }
             while (batch.Count < _options.BatchSize && reader.TryRead(out var item))
             {
                 batch.Add(item);
