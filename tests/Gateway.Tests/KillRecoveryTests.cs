@@ -11,6 +11,7 @@ public sealed class KillRecoveryTests
         var dataDir = Directory.CreateTempSubdirectory("collab-kill-").FullName;
         var doc = "patient-chart:kill-9";
         var expected = "";
+        var acknowledged = new List<long>();
         try
         {
             for (var round = 0; round < 20; round++)
@@ -31,6 +32,7 @@ public sealed class KillRecoveryTests
                 Assert.All(acks, a => Assert.True(a.Success, a.Error?.Message));
                 await node.KillAsync();
                 expected = editor.Doc.GetText("notes").ToString();
+                acknowledged.AddRange(editor.Acknowledged);
             }
             await using var last = await CollabNodeProcess.StartAsync(dataDir);
             await using var reader = await last.ConnectAsync("reader");
@@ -39,6 +41,17 @@ public sealed class KillRecoveryTests
             fresh.ApplyUpdate(Convert.FromBase64String((await reader.SyncAsync(doc)).Data.GetProperty("update").GetString()!));
             Assert.Equal(expected, fresh.GetText("notes").ToString());
             Assert.Equal(200, expected.Split(';', StringSplitOptions.RemoveEmptyEntries).Length);
+
+            // Every acknowledged edit has its EDIT audit record too: acknowledgements wait for both.
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/audit?resourceId={doc}&eventType=EDIT&limit=1000");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                await last.GetTokenAsync("auditor-1", "Auditor", "auditor"));
+            using var response = await last.Http.SendAsync(request);
+            var audit = await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<System.Text.Json.JsonElement>(response.Content);
+            var revisions = audit.GetProperty("items").EnumerateArray()
+                .Select(e => e.GetProperty("details").GetProperty("revision").GetInt64()).ToHashSet();
+            Assert.Equal(200, acknowledged.Count);
+            Assert.All(acknowledged, r => Assert.Contains(r, revisions));
         }
         finally
         {

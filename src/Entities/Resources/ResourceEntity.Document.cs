@@ -309,14 +309,16 @@ internal sealed partial class ResourceEntity
         var now = Now;
         Broadcast(room, EventNames.DocUpdate, new DocUpdatePayload(Convert.ToBase64String(update), member.SessionId), By(member, action),
             except: includeSender ? null : member.ConnectionId);
-        Audit("EDIT", member, room.Id, correlationId, new Dictionary<string, object?>
+        // The acknowledgement waits for the update and its EDIT record: after a crash neither can be missing.
+        var audited = _runtime.Audit.RecordDurableAsync(AuditEvent.For(member, "EDIT", now, room.Id.Value, correlationId, new Dictionary<string, object?>
         {
             ["revision"] = revision,
             ["bytes"] = update.Length,
             ["fields"] = fields.Order(StringComparer.Ordinal).ToArray(),
             ["via"] = action,
-        });
-        var durable = _runtime.Committer.CommitAsync(new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now));
+        }));
+        var durable = Task.WhenAll(audited, _runtime.Committer.CommitAsync(
+            new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now)));
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
