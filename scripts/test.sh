@@ -57,19 +57,23 @@ else
   echo "== Gateway.Tests.postgres: no PostgreSQL (apt-get install postgresql)"; failed=$((failed+1))
 fi
 
-# ---- Node suites against a started node -------------------------------------------------------------
-if ls tests/js/*.test.mjs >/dev/null 2>&1; then
-  echo "== node tests (tests/js)"
+# ---- node:test suites against a started node process ------------------------------------------------
+# run_node_suite NAME GLOB [node args...]: start a node on a free port, run `node --test GLOB` against it
+# (COLLAB_URL), add the TAP totals to ours.
+run_node_suite() {
+  local name=$1 glob=$2; shift 2
+  local port data node_pid log rc p f s
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   data=$(mktemp -d)
   dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll --urls "http://127.0.0.1:$port" \
-    --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false \
-    >"$ART/node-for-js.log" 2>&1 &
+    --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false "$@" \
+    >"$ART/node-for-$name.log" 2>&1 &
   node_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-  log="$ART/js.log"
+  log="$ART/$name.log"
+  # shellcheck disable=SC2086 # the glob is meant to expand
   COLLAB_URL="http://127.0.0.1:$port" COLLAB_NODE_DLL="$ROOT/src/Node/bin/Release/net10.0/CollabAkka.Node.dll" \
-    node --test --test-reporter=tap tests/js/*.test.mjs >"$log" 2>&1
+    CHROMIUM_PATH="${chromium:-}" node --test --test-reporter=tap $glob >"$log" 2>&1
   rc=$?
   kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null; rm -rf "$data"
   p=$(grep -E "^# pass " "$log" | awk '{print $3}'); f=$(grep -E "^# fail " "$log" | awk '{print $3}')
@@ -77,11 +81,18 @@ if ls tests/js/*.test.mjs >/dev/null 2>&1; then
   p=${p:-0}; f=${f:-0}; s=${s:-0}
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$log"; fi
   [ "$f" -gt 0 ] && grep -E "^not ok" -A25 "$log" | head -120
+  grep -h "widget metrics" "$log" | head -1
   echo "   $p passed, $f failed, $s skipped"
   passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
+}
+
+# Real @microsoft/signalr and yjs peers.
+if ls tests/js/*.test.mjs >/dev/null 2>&1; then
+  echo "== node tests (tests/js)"
+  run_node_suite js 'tests/js/*.test.mjs'
 fi
 
-# ---- Browser tests: the widget in headless Chromium (Debian's; never downloaded) against a started node -----
+# The widget in headless Chromium (Debian's; never downloaded); screenshots in artifacts/screenshots/.
 if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
   echo "== browser tests (tests/browser)"
   chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
@@ -89,26 +100,7 @@ if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
     echo "   $chromium is missing: apt-get install -y chromium (.ci/run does this)"
     failed=$((failed+1))
   else
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    data=$(mktemp -d)
-    dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll --urls "http://127.0.0.1:$port" \
-      --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false \
-      --Collab:WidgetDir="$ROOT/src/Web/wwwroot" >"$ART/node-for-browser.log" 2>&1 &
-    node_pid=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-    log="$ART/browser.log"
-    COLLAB_URL="http://127.0.0.1:$port" CHROMIUM_PATH="$chromium" \
-      node --test --test-reporter=tap tests/browser/*.test.mjs >"$log" 2>&1
-    rc=$?
-    kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null; rm -rf "$data"
-    p=$(grep -E "^# pass " "$log" | awk '{print $3}'); f=$(grep -E "^# fail " "$log" | awk '{print $3}')
-    s=$(grep -E "^# skipped " "$log" | awk '{print $3}')
-    p=${p:-0}; f=${f:-0}; s=${s:-0}
-    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$log"; fi
-    [ "$f" -gt 0 ] && grep -E "^not ok" -A25 "$log" | head -120
-    grep -h "widget metrics" "$log" | head -1
-    echo "   $p passed, $f failed, $s skipped (screenshots: artifacts/screenshots/)"
-    passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
+    run_node_suite browser 'tests/browser/*.test.mjs' --Collab:WidgetDir="$ROOT/src/Web/wwwroot"
   fi
 fi
 
