@@ -161,37 +161,8 @@ public abstract class YType
                 JsValues.WriteJsonString(sb, d.Guid);
                 sb.Append('}');
                 break;
-            case Dictionary<string, object?> obj:
-                {
-                    sb.Append('{');
-                    bool first = true;
-                    foreach (var kv in obj)
-                    {
-                        if (!first)
-                        {
-                            sb.Append(',');
-                        }
-                        first = false;
-                        JsValues.WriteJsonString(sb, kv.Key);
-                        sb.Append(':');
-                        WriteValue(sb, kv.Value);
-                    }
-                    sb.Append('}');
-                    break;
-                }
-            case List<object?> list:
-                sb.Append('[');
-                for (int i = 0; i < list.Count; i++)
-                {
-                    if (i > 0)
-                    {
-                        sb.Append(',');
-                    }
-                    WriteValue(sb, list[i]);
-                }
-                sb.Append(']');
-                break;
             default:
+                // Plain values, objects and arrays (shared types never sit inside an `any` value).
                 JsValues.WriteJson(sb, value, JsValues.JsonFlavor.Content);
                 break;
         }
