@@ -455,9 +455,9 @@ internal static class StoreBench
                     var record = new LockRecord($"document:s{i % 400}/tab:main", Guid.CreateVersion7().ToString("N"), "u", "U", "doctor", "s",
                         now, now.AddMinutes(5), i + 1, TimeSpan.FromMinutes(5));
                     var t0 = Stopwatch.GetTimestamp();
-                    await store.SaveAsync(record, CancellationToken.None);
+                    await store.SaveAsync(record, 0, CancellationToken.None);
                     var t1 = Stopwatch.GetTimestamp();
-                    await store.DeleteAsync(record.ResourceId, record.LockId, CancellationToken.None);
+                    await store.DeleteAsync(record.ResourceId, record.LockId, 0, CancellationToken.None);
                     var t2 = Stopwatch.GetTimestamp();
                     lock (gate)
                     {

@@ -1,4 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace CollabAkka.Messages;
 
@@ -7,6 +9,7 @@ namespace CollabAkka.Messages;
 /// (a child of that root, lockable, with its own document). All children of a root live in the same
 /// entity, so cross-tab presence and parent/child lock rules are decided in one place.
 /// </summary>
+[JsonConverter(typeof(ResourceIdJsonConverter))]
 public readonly record struct ResourceId
 {
     /// <summary>Longest accepted id, in characters (a segment is at most 32 + 1 + 128).</summary>
@@ -132,4 +135,17 @@ public readonly record struct ResourceId
     }
 
     private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "…");
+}
+
+/// <summary>A resource id travels as its string form and is parsed (validated) again on arrival.</summary>
+public sealed class ResourceIdJsonConverter : JsonConverter<ResourceId>
+{
+    public override ResourceId Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        ResourceId.TryParse(reader.GetString(), out var id, out var error) ? id : throw new JsonException(error);
+
+    public override void Write(Utf8JsonWriter writer, ResourceId value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value.Value);
+    }
 }

@@ -72,11 +72,14 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         Assert.Equal(2, await stores.Documents.GetLatestRevisionAsync(a, default));
         Assert.Equal(1, await stores.Documents.GetLatestRevisionAsync(b, default));
 
-        // (resource, revision) is unique: a batch holding one duplicate is refused whole.
-        await Assert.ThrowsAsync<StoreUnavailableException>(() =>
-            stores.Documents.AppendAsync([Update(b, 2), Update(a, 2)], default));
-        Assert.Equal(1, await stores.Documents.GetLatestRevisionAsync(b, default));
-        Assert.Equal(2, (await stores.Documents.ReadUpdatesAsync(a, 0, null, default)).Count);
+        // (resource, revision) is unique: a duplicate is refused as a value, by position, and the rest of the batch
+        // is written (one stale record must not stall every document of the node).
+        var result = await stores.Documents.AppendAsync([Update(b, 2), Update(a, 2, size: 3)], default);
+        Assert.Equal([1], result.Refused);
+        Assert.Equal(2, await stores.Documents.GetLatestRevisionAsync(b, default));
+        var kept = await stores.Documents.ReadUpdatesAsync(a, 0, null, default);
+        Assert.Equal(2, kept.Count);
+        Assert.Equal(Update(a, 2).Update, kept[1].Update); // the first revision 2 stays
     }
 
     [Fact]
@@ -124,8 +127,8 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         await using var stores = await factory.CreateAsync();
         var root = Id("document:");
         var child = $"{root}/tab:plan";
-        await stores.Locks.SaveAsync(Lock(child, "L1", 4, ttlSeconds: 45), default);
-        await stores.Locks.SaveAsync(Lock(root + "0/tab:plan", "L9", 1), default); // a root that only shares a prefix
+        await stores.Locks.SaveAsync(Lock(child, "L1", 4, ttlSeconds: 45), 0, default);
+        await stores.Locks.SaveAsync(Lock(root + "0/tab:plan", "L9", 1), 0, default); // a root that only shares a prefix
 
         var snapshot = await stores.Locks.LoadAsync(root, default);
         var held = Assert.Single(snapshot.Locks);
@@ -139,8 +142,8 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
     {
         await using var stores = await factory.CreateAsync();
         var root = Id("document:");
-        await stores.Locks.SaveAsync(Lock(root, "L1", 7), default);
-        await stores.Locks.SaveAsync(Lock(root, "L1", 7, session: "s2") with { ExpiresAt = T0.AddMinutes(5), Username = "ignored" }, default);
+        await stores.Locks.SaveAsync(Lock(root, "L1", 7), 0, default);
+        await stores.Locks.SaveAsync(Lock(root, "L1", 7, session: "s2") with { ExpiresAt = T0.AddMinutes(5), Username = "ignored" }, 0, default);
         var held = Assert.Single((await stores.Locks.LoadAsync(root, default)).Locks);
         Assert.Equal(T0.AddMinutes(5), held.ExpiresAt);
         Assert.Equal("s2", held.SessionId);
@@ -154,18 +157,62 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         await using var stores = await factory.CreateAsync();
         var root = Id("document:");
         var child = $"{root}/tab:a";
-        await stores.Locks.SaveAsync(Lock(child, "L5", 5), default);
-        await stores.Locks.DeleteAsync(child, "L5", default);
-        await stores.Locks.SaveAsync(Lock(child, "L3", 3), default); // a stale writer with a lower token
+        Assert.Equal(StoreWrite.Written, await stores.Locks.SaveAsync(Lock(child, "L5", 5), 0, default));
+        Assert.Equal(StoreWrite.Written, await stores.Locks.DeleteAsync(child, "L5", 0, default));
+        // A stale writer with a lower token is refused: a token is never handed out below one already used.
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.SaveAsync(Lock(child, "L3", 3), 0, default));
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.SaveAsync(Lock(child, "L5b", 5), 0, default));
         var snapshot = await stores.Locks.LoadAsync(root, default);
         Assert.Equal(5, snapshot.LastTokens[child]);
-        Assert.Equal("L3", Assert.Single(snapshot.Locks).LockId);
+        Assert.Empty(snapshot.Locks);
 
-        await stores.Locks.DeleteAsync(child, "L3", default);
-        await stores.Locks.DeleteAsync(child, "missing", default); // deleting nothing is fine
+        Assert.Equal(StoreWrite.Written, await stores.Locks.SaveAsync(Lock(child, "L6", 6), 0, default));
+        Assert.Equal(StoreWrite.Written, await stores.Locks.DeleteAsync(child, "L6", 0, default));
+        Assert.Equal(StoreWrite.Written, await stores.Locks.DeleteAsync(child, "missing", 0, default)); // deleting nothing is fine
         snapshot = await stores.Locks.LoadAsync(root, default);
         Assert.Empty(snapshot.Locks);
-        Assert.Equal(5, snapshot.LastTokens[child]);
+        Assert.Equal(6, snapshot.LastTokens[child]);
+    }
+
+    [Fact]
+    public async Task ANewerClaimFencesEveryWriteOfTheOlderIncarnation()
+    {
+        await using var stores = await factory.CreateAsync();
+        var root = Id("document:");
+        var child = $"{root}/tab:a";
+        var first = await stores.Locks.ClaimAsync(root, "node-a", default);
+        Assert.Empty(first.Locks.Locks);
+        Assert.Equal(StoreWrite.Written, await stores.Locks.SaveAsync(Lock(child, "L1", 1), first.Epoch, default));
+        Assert.Equal(AppendResult.AllWritten.Refused,
+            (await stores.Documents.AppendAsync([Update(child, 1) with { Epoch = first.Epoch }], default)).Refused);
+
+        var second = await stores.Locks.ClaimAsync(root, "node-b", default);
+        Assert.Equal(first.Epoch + 1, second.Epoch);
+        Assert.Equal("L1", Assert.Single(second.Locks.Locks).LockId); // the new owner sees what the old one wrote
+        Assert.Equal(1, second.Locks.LastTokens[child]);
+
+        // The paused former owner wakes up: nothing it writes lands.
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.SaveAsync(Lock(child, "L2", 2), first.Epoch, default));
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.SaveAsync(Lock(child, "L1", 1) with { ExpiresAt = T0.AddHours(1) }, first.Epoch, default));
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.DeleteAsync(child, "L1", first.Epoch, default));
+        Assert.Equal(StoreWrite.Fenced, await stores.Locks.SaveAsync(Lock(child, "L2", 2), 0, default)); // nor an unclaimed writer
+        var stale = await stores.Documents.AppendAsync(
+            [Update(child, 2) with { Epoch = first.Epoch }, Update(child, 2, size: 4) with { Epoch = second.Epoch }], default);
+        Assert.Equal([0], stale.Refused);
+        Assert.Equal(StoreWrite.Fenced,
+            await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(child, 2, [7], T0, first.Epoch), default));
+        Assert.Null(await stores.Documents.LoadSnapshotAsync(child, null, default));
+
+        var now = await stores.Locks.LoadAsync(root, default);
+        Assert.Equal(T0.AddSeconds(30), Assert.Single(now.Locks).ExpiresAt);
+        Assert.Equal(1, now.LastTokens[child]);
+        Assert.Equal(Update(child, 2, size: 4).Update, (await stores.Documents.ReadUpdatesAsync(child, 1, null, default)).Single().Update);
+
+        // The current owner writes as usual.
+        Assert.Equal(StoreWrite.Written, await stores.Locks.SaveAsync(Lock(child, "L2", 2), second.Epoch, default));
+        Assert.Equal(StoreWrite.Written, await stores.Locks.DeleteAsync(child, "L1", second.Epoch, default));
+        Assert.Equal(StoreWrite.Written,
+            await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(child, 2, [8], T0, second.Epoch), default));
     }
 
     // ---- audit ------------------------------------------------------------------------------------------
@@ -317,14 +364,11 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         {
             for (var revision = 1; revision <= 30; revision++)
             {
-                try
+                // A refused record means the other writer has this revision (a real entity would stop and reload).
+                var result = await store.AppendAsync([Update(doc, revision) with { UserId = $"writer{w}" }], default);
+                if (result.Refused.Count == 0)
                 {
-                    await store.AppendAsync([Update(doc, revision) with { UserId = $"writer{w}" }], default);
                     Interlocked.Increment(ref wins[w]);
-                }
-                catch (StoreUnavailableException)
-                {
-                    // The other writer has this revision; a real entity would reload and rebase.
                 }
             }
         }));
@@ -340,12 +384,14 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         await using var first = await factory.CreateAsync();
         await using var second = await first.OpenSecondWriterAsync();
         var root = Id("document:");
-        await Task.WhenAll(
-            Task.Run(async () => { for (var t = 1; t <= 40; t += 2) { await first.Locks.SaveAsync(Lock(root, $"L{t}", t), default); } }),
-            Task.Run(async () => { for (var t = 2; t <= 40; t += 2) { await second.Locks.SaveAsync(Lock(root, $"L{t}", t), default); } }));
+        var written = await Task.WhenAll(
+            Task.Run(async () => { var n = 0; for (var t = 1; t <= 40; t += 2) { n += await first.Locks.SaveAsync(Lock(root, $"L{t}", t), 0, default) == StoreWrite.Written ? 1 : 0; } return n; }),
+            Task.Run(async () => { var n = 0; for (var t = 2; t <= 40; t += 2) { n += await second.Locks.SaveAsync(Lock(root, $"L{t}", t), 0, default) == StoreWrite.Written ? 1 : 0; } return n; }));
         var snapshot = await second.Locks.LoadAsync(root, default);
         Assert.Equal(40, snapshot.LastTokens[root]);
-        Assert.Equal(40, snapshot.Locks.Count);
+        // Racing writers: a save whose token is no longer above the last one is refused, never stored.
+        Assert.Equal(written.Sum(), snapshot.Locks.Count);
+        Assert.Equal(snapshot.Locks.Select(l => l.FencingToken).Order(), snapshot.Locks.Select(l => l.FencingToken).Order().Distinct());
     }
 
     // ---- schema -----------------------------------------------------------------------------------------
@@ -378,9 +424,9 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.LoadSnapshotAsync(doc, null, default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.ListRevisionsAsync(doc, 0, 10, default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Documents.GetLatestRevisionAsync(doc, default));
-        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.SaveAsync(Lock(doc, "L1", 1), default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.SaveAsync(Lock(doc, "L1", 1), 0, default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.LoadAsync(doc, default));
-        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.DeleteAsync(doc, "L1", default));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Locks.DeleteAsync(doc, "L1", 0, default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.AppendAsync([Event("JOIN")], default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.QueryAsync(new AuditQuery(), default));
         await Assert.ThrowsAsync<StoreUnavailableException>(() => stores.Audit.PurgeAsync(T0, 10, default));

@@ -7,9 +7,11 @@ namespace CollabAkka.Entities.Resources;
 /// Group commit of document updates for the whole node. Entities hand over an update and get a task that
 /// completes once it is durable; they do not wait for it, so the next edit is applied at once. One writer
 /// drains everything queued while the previous transaction was in flight, so batches form by themselves
-/// (no timer window: an idle node commits a lone update immediately). A failed batch is retried until it
-/// lands; nothing is dropped. Snapshots travel the same queue, so one is never written before the updates
-/// it contains.
+/// (no timer window: an idle node commits a lone update immediately). A batch that fails with an outage is
+/// retried until it lands; nothing is dropped. A record the store refuses (its entity was fenced by a newer
+/// incarnation, or its revision exists already) is not retried: its task ends <see cref="CommitOutcome.Fenced"/>
+/// and its entity stops, while the rest of the batch is written. Snapshots travel the same queue, so one is
+/// never written before the updates it contains.
 /// </summary>
 public sealed partial class DocumentCommitter : IAsyncDisposable
 {
@@ -36,24 +38,24 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
     /// <summary>The last write failure while the store is failing; null once a write succeeds.</summary>
     public string? LastError { get; private set; }
 
-    /// <summary>Queues an update; the task completes when it is durable.</summary>
-    public Task CommitAsync(DocumentUpdateRecord update)
+    /// <summary>Queues an update; the task completes when it is durable, or refused by the store.</summary>
+    public Task<CommitOutcome> CommitAsync(DocumentUpdateRecord update)
     {
         var job = new Job(update, null);
         Interlocked.Increment(ref _pending);
         if (!_queue.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref _pending);
-            return Task.FromException(new StoreUnavailableException("The node is shutting down."));
+            return Task.FromResult(CommitOutcome.Failed); // the node is shutting down
         }
         return job.Done.Task;
     }
 
     /// <summary>Queues a snapshot behind every update queued so far.</summary>
-    public Task SnapshotAsync(DocumentSnapshot snapshot)
+    public Task<CommitOutcome> SnapshotAsync(DocumentSnapshot snapshot)
     {
         var job = new Job(null, snapshot);
-        return _queue.Writer.TryWrite(job) ? job.Done.Task : Task.CompletedTask;
+        return _queue.Writer.TryWrite(job) ? job.Done.Task : Task.FromResult(CommitOutcome.Failed);
     }
 
     private async Task WriteLoopAsync()
@@ -70,20 +72,23 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
                     break; // updates before it go first, in this batch
                 }
             }
-            var updates = batch.Where(j => j.Update is not null).Select(j => j.Update!).ToList();
+            var jobs = batch.Where(j => j.Update is not null).ToList();
+            var updates = jobs.Select(j => j.Update!).ToList();
             var snapshot = batch[^1].Snapshot;
             var delay = TimeSpan.FromMilliseconds(100);
+            AppendResult appended = AppendResult.AllWritten;
+            var snapshotWrite = StoreWrite.Written;
             while (true)
             {
                 try
                 {
                     if (updates.Count > 0)
                     {
-                        await _store.AppendAsync(updates, CancellationToken.None).ConfigureAwait(false);
+                        appended = await _store.AppendAsync(updates, CancellationToken.None).ConfigureAwait(false);
                     }
                     if (snapshot is not null)
                     {
-                        await _store.SaveSnapshotAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
+                        snapshotWrite = await _store.SaveSnapshotAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
                     }
                     LastError = null;
                     break;
@@ -99,9 +104,14 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
                 }
             }
             Interlocked.Add(ref _pending, -updates.Count);
+            foreach (var index in appended.Refused)
+            {
+                jobs[index].Done.TrySetResult(CommitOutcome.Fenced);
+                CommitLog.Refused(_logger, jobs[index].Update!.ResourceId, jobs[index].Update!.Revision, jobs[index].Update!.Epoch);
+            }
             foreach (var job in batch)
             {
-                job.Done.TrySetResult();
+                job.Done.TrySetResult(job.Snapshot is not null && snapshotWrite == StoreWrite.Fenced ? CommitOutcome.Fenced : CommitOutcome.Durable);
             }
             batch.Clear();
         }
@@ -115,12 +125,29 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
 
     private sealed record Job(DocumentUpdateRecord? Update, DocumentSnapshot? Snapshot)
     {
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<CommitOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static partial class CommitLog
     {
         [LoggerMessage(EventId = 2100, Level = LogLevel.Warning, Message = "Committing {Count} document updates failed; retrying. {Pending} wait.")]
         public static partial void CommitFailed(ILogger logger, Exception exception, int count, int pending);
+
+        [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
+            Message = "The store refused update {Resource}@{Revision} (epoch {Epoch}): a newer incarnation owns it or the revision exists; its entity stops.")]
+        public static partial void Refused(ILogger logger, string resource, long revision, long epoch);
     }
+}
+
+/// <summary>How a queued commit ended.</summary>
+public enum CommitOutcome
+{
+    /// <summary>Written and durable.</summary>
+    Durable,
+
+    /// <summary>Refused by the store (stale epoch or existing revision); nothing was written. The writer must stop.</summary>
+    Fenced,
+
+    /// <summary>Not written (the node is shutting down, or the acknowledgement's audit record failed).</summary>
+    Failed,
 }

@@ -5,19 +5,30 @@ using Microsoft.Extensions.Logging;
 
 namespace CollabAkka.Entities.Resources;
 
-/// <summary>Settings of entities (<c>Collab:Entities</c>).</summary>
+/// <summary>Settings of entities and their shard region (<c>Collab:Entities</c>).</summary>
 public sealed class EntityOptions
 {
-    public const int DefaultMailboxCapacity = 10_000;
+    /// <summary>Shards the root ids are hashed into (stable: changing it moves every root). Default 100.</summary>
+    public int ShardCount { get; set; } = 100;
 
-    /// <summary>Messages that may wait for one entity; past it callers get UNAVAILABLE.</summary>
-    public int MailboxCapacity { get; set; } = DefaultMailboxCapacity;
+    /// <summary>How long the hub waits for an entity's answer; past it the caller gets UNAVAILABLE.</summary>
+    public TimeSpan AskTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>An entity with no members and nothing to keep is stopped after this long.</summary>
+    /// <summary>An entity with no members and nothing to keep is passivated by its region after this long.</summary>
     public TimeSpan PassivateAfter { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>How often idle entities are looked for.</summary>
+    /// <summary>How often an entity checks whether it is idle enough to passivate.</summary>
     public TimeSpan PassivationSweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    public void Validate()
+    {
+        if (ShardCount is < 1 or > 100_000 || AskTimeout <= TimeSpan.Zero || PassivateAfter <= TimeSpan.Zero ||
+            PassivationSweepInterval <= TimeSpan.Zero)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException("Collab:Entities", typeof(EntityOptions),
+                ["Collab:Entities: ShardCount 1..100000, AskTimeout > 0, PassivateAfter > 0 and PassivationSweepInterval > 0 are required."]);
+        }
+    }
 }
 
 /// <summary>What every entity on a node shares: an immutable snapshot, handed over at creation.</summary>

@@ -7,28 +7,40 @@ public sealed record DocumentUpdateRecord(
     byte[] Update,
     string UserId,
     string SessionId,
-    DateTimeOffset Timestamp);
+    DateTimeOffset Timestamp,
+    long Epoch = 0);
 
 /// <summary>The merged state of a document as of a revision (a Y.js v1 update holding the whole state).</summary>
-public sealed record DocumentSnapshot(string ResourceId, long Revision, byte[] State, DateTimeOffset Timestamp);
+public sealed record DocumentSnapshot(string ResourceId, long Revision, byte[] State, DateTimeOffset Timestamp, long Epoch = 0);
 
 /// <summary>One line of a document's history (no content).</summary>
 public sealed record DocumentRevisionInfo(long Revision, string UserId, string SessionId, DateTimeOffset Timestamp, int Bytes);
 
 /// <summary>
+/// What <see cref="IDocumentStore.AppendAsync"/> did not write: the positions (in the batch) of records refused because
+/// their epoch is not their root's current one or their (resource, revision) already exists. Everything else was written.
+/// </summary>
+public sealed record AppendResult(IReadOnlyList<int> Refused)
+{
+    public static readonly AppendResult AllWritten = new([]);
+}
+
+/// <summary>
 /// The update log and snapshots of documents. An update is acknowledged to its sender only after
-/// <see cref="AppendAsync"/> returned; implementations write a batch atomically. Failures throw
-/// <see cref="StoreUnavailableException"/>.
+/// <see cref="AppendAsync"/> returned with it written. Outages throw <see cref="StoreUnavailableException"/>;
+/// a fenced or duplicate record is a value (<see cref="AppendResult.Refused"/>), never an exception, so one stale
+/// writer cannot fail a whole node's batch.
 /// </summary>
 public interface IDocumentStore
 {
-    /// <summary>Appends a batch (possibly of several resources) in one transaction; (resource, revision) is unique.</summary>
-    Task AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken);
+    /// <summary>Appends a batch (possibly of several resources) in one transaction, record by record fenced by epoch; (resource, revision) is unique.</summary>
+    Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken);
 
     /// <summary>Updates with <paramref name="afterRevision"/> &lt; revision &lt;= <paramref name="upToRevision"/> (or all after), in order.</summary>
     Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken);
 
-    Task SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken);
+    /// <summary>Stores a snapshot unless its epoch is stale (a second save of the same revision is ignored).</summary>
+    Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken);
 
     /// <summary>The newest snapshot at or before <paramref name="atOrBeforeRevision"/> (or the newest of all).</summary>
     Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken);

@@ -11,7 +11,8 @@ namespace CollabAkka.Entities.Resources;
 // Documents: one Y.js document per resource id, loaded lazily (newest snapshot + the log after it).
 // An accepted update is applied in memory, broadcast to the other members at once, handed to the
 // node's DocumentCommitter, and acknowledged to its sender (with its revision) only once durable.
-// The loop never waits for the commit; the reply is completed from the commit's continuation.
+// The entity never waits for the commit: it returns a PendingCommit, and its host replies when the commit
+// reports back (as a message to the entity, so the count of uncommitted updates is only touched there).
 internal sealed partial class ResourceEntity
 {
     private sealed record AwarenessState(string ConnectionId, long Clock, string StateJson);
@@ -77,7 +78,7 @@ internal sealed partial class ResourceEntity
             Convert.ToBase64String(state.Doc.EncodeStateVector()), room.Revision), room.Revision);
     }
 
-    private async Task<EntityReply?> OnDocumentUpdateAsync(ApplyDocumentUpdate command, string correlationId, TaskCompletionSource<EntityReply>? reply)
+    private async Task<EntityReply> OnDocumentUpdateAsync(ApplyDocumentUpdate command, string correlationId)
     {
         if (CheckWriter(command.Resource, command.Member) is { } refused)
         {
@@ -105,7 +106,7 @@ internal sealed partial class ResourceEntity
         catch (YjsDecodeException ex)
         {
             return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The update is not a valid Y.js v1 update: {ex.Message}",
-                new { offset = ex.Offset });
+                new UpdateDecodeDetails(ex.Offset));
         }
         finally
         {
@@ -113,12 +114,12 @@ internal sealed partial class ResourceEntity
         }
         if (!touched && !result.HasPending)
         {
-            return EntityReply.Ok(new { duplicate = true }, room.Revision); // nothing new: no revision, nothing to store
+            return EntityReply.Ok(new DuplicateUpdateResult(Duplicate: true), room.Revision); // nothing new: no revision, nothing to store
         }
-        return Accept(room, state, command.Member, command.Update, changed, "doc:update", correlationId, reply, includeSender: false);
+        return Accept(room, state, command.Member, command.Update, changed, "doc:update", correlationId, includeSender: false);
     }
 
-    private async Task<EntityReply?> OnSetFieldAsync(SetDocumentField command, string correlationId, TaskCompletionSource<EntityReply>? reply)
+    private async Task<EntityReply> OnSetFieldAsync(SetDocumentField command, string correlationId)
     {
         if (CheckWriter(command.Resource, command.Member) is { } refused)
         {
@@ -134,7 +135,7 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.StaleRevision,
                 $"Revision {command.Revision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not the current revision {room.Revision}; reload and save again.",
-                new StaleRevisionDetails(room.Revision, JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone()));
+                new StaleRevisionDetails(room.Revision, new RawJson(state.Doc.ToJson())));
         }
         var doc = state.Doc;
         byte[]? produced = null;
@@ -142,12 +143,14 @@ internal sealed partial class ResourceEntity
         var dot = command.Field.IndexOf('.', StringComparison.Ordinal);
         var root = dot < 0 ? command.Field : command.Field[..dot];
         var kind = doc.RootKind(root);
+        using var parsed = JsonDocument.Parse(command.Value.Json);
+        var value = parsed.RootElement;
         doc.UpdateProduced += OnUpdate;
         try
         {
             if (dot < 0)
             {
-                if (command.Value.ValueKind != JsonValueKind.String)
+                if (value.ValueKind != JsonValueKind.String)
                 {
                     return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is text: its value must be a string.");
                 }
@@ -155,7 +158,7 @@ internal sealed partial class ResourceEntity
                 {
                     return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is a {kind}, not text; use '{root}.<key>' for map entries.");
                 }
-                ReplaceText(doc, doc.GetText(root), command.Value.GetString()!);
+                ReplaceText(doc, doc.GetText(root), value.GetString()!);
             }
             else
             {
@@ -164,7 +167,8 @@ internal sealed partial class ResourceEntity
                     return EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Field '{root}' is a {kind}, not a map.");
                 }
                 var map = doc.GetMap(root);
-                doc.Transact(() => map.Set(command.Field[(dot + 1)..], ToYValue(command.Value)));
+                var entry = ToYValue(value);
+                doc.Transact(() => map.Set(command.Field[(dot + 1)..], entry));
             }
         }
         finally
@@ -173,10 +177,10 @@ internal sealed partial class ResourceEntity
         }
         if (produced is null)
         {
-            return EntityReply.Ok(new { unchanged = true }, room.Revision);
+            return EntityReply.Ok(new UnchangedFieldResult(Unchanged: true), room.Revision);
         }
         return Accept(room, state, command.Member, produced, new HashSet<string>([root], StringComparer.Ordinal), "resource:update",
-            correlationId, reply, includeSender: true);
+            correlationId, includeSender: true);
     }
 
     private async Task<EntityReply> OnGetContentAsync(GetDocumentContent query)
@@ -187,12 +191,7 @@ internal sealed partial class ResourceEntity
         }
         var room = GetOrCreateRoom(query.Resource, policy);
         var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
-        return EntityReply.Ok(new
-        {
-            resourceId = room.Id.Value,
-            revision = room.Revision,
-            content = JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone(),
-        }, room.Revision);
+        return EntityReply.Ok(new DocumentContent(room.Id.Value, room.Revision, new RawJson(state.Doc.ToJson())), room.Revision);
     }
 
     private EntityReply OnAwareness(RelayAwareness command)
@@ -262,8 +261,8 @@ internal sealed partial class ResourceEntity
             return;
         }
         var snapshot = YAwareness.Encode(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)));
-        _runtime.Events.Publish(new EntityBroadcast([new Recipient(newcomer.NodeId, newcomer.ConnectionId)], EventNames.AwarenessUpdate,
-            new ApiBroadcast(EventNames.AwarenessUpdate, room.Id.Value, new DocUpdatePayload(Convert.ToBase64String(snapshot), null),
+        _runtime.Events.Publish(new EntityBroadcast([new Recipient(newcomer.NodeId, newcomer.ConnectionId)],
+            new EntityEvent(EventNames.AwarenessUpdate, room.Id.Value, new DocUpdatePayload(Convert.ToBase64String(snapshot), null),
                 null, room.Revision, Now)));
     }
 
@@ -301,9 +300,12 @@ internal sealed partial class ResourceEntity
         return null;
     }
 
-    /// <summary>Takes an applied update: next revision, broadcast, audit, durable commit, deferred acknowledgement.</summary>
-    private EntityReply? Accept(ResourceRoom room, DocumentState state, MemberInfo member, byte[] update, IReadOnlyCollection<string> fields,
-        string action, string correlationId, TaskCompletionSource<EntityReply>? reply, bool includeSender)
+    /// <summary>
+    /// Takes an applied update: next revision, broadcast, audit, durable commit. Returns the acknowledgement, which
+    /// the host sends only once the commit reports durable (<see cref="_deferred"/>).
+    /// </summary>
+    private EntityReply Accept(ResourceRoom room, DocumentState state, MemberInfo member, byte[] update, IReadOnlyCollection<string> fields,
+        string action, string correlationId, bool includeSender)
     {
         var revision = ++room.Revision;
         var now = Now;
@@ -317,23 +319,24 @@ internal sealed partial class ResourceEntity
             ["fields"] = fields.Order(StringComparer.Ordinal).ToArray(),
             ["via"] = action,
         }));
-        var durable = Task.WhenAll(audited, _runtime.Committer.CommitAsync(
-            new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now)));
+        var committed = _runtime.Committer.CommitAsync(
+            new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now, Epoch));
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
-            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(), now));
+            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(), now, Epoch));
         }
-        Interlocked.Increment(ref _uncommitted);
-        var ack = EntityReply.Ok(new { resourceId = room.Id.Value, revision }, revision);
-        durable.ContinueWith(t =>
-        {
-            Interlocked.Decrement(ref _uncommitted);
-            reply?.TrySetResult(t.IsCompletedSuccessfully
-                ? ack
-                : EntityReply.Refuse(ErrorCodes.Unavailable, "The update could not be stored; it will be merged again on your next sync."));
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return null;
+        _uncommitted++;
+        var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);
+        _deferred = new PendingCommit(WhenDurable(committed, audited), ack);
+        return ack;
+    }
+
+    private static async Task<CommitOutcome> WhenDurable(Task<CommitOutcome> committed, Task audited)
+    {
+        var outcome = await committed.ConfigureAwait(false);
+        await audited.ConfigureAwait(false);
+        return outcome;
     }
 
     /// <summary>Replaces a text's content with a minimal edit: keep the common prefix and suffix.</summary>

@@ -11,7 +11,7 @@ namespace CollabAkka.Entities.Resources;
 //  - every grant carries a fencing token larger than any earlier token of that resource, written to the
 //    store before anyone hears of the grant (so restarts never reuse one);
 //  - a lock ends by release, force-release, leave, TTL expiry, or the end of the disconnect grace period.
-// Timers never touch state: they post a LockTick into the mailbox.
+// Timers never touch state: they post a LockTick to the entity through its host (the actor's own mailbox).
 internal sealed partial class ResourceEntity
 {
     private const string Available = "AVAILABLE";
@@ -132,7 +132,11 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Ok(granted.ToWire());
         }
-        return EntityReply.Refuse(denied!.Code, denied.Message, Details(room, denied));
+        if (denied is null)
+        {
+            return Moved(); // the grant's write was fenced
+        }
+        return EntityReply.Refuse(denied.Code, denied.Message, Details(room, denied));
     }
 
     private async Task<EntityReply> OnReleaseAsync(ReleaseLock release, string correlationId)
@@ -144,7 +148,7 @@ internal sealed partial class ResourceEntity
         }
         await EndLockAsync(_rooms[release.Resource.Value], lk, EventNames.LockReleased, "released", release.Member, null, correlationId)
             .ConfigureAwait(false);
-        return EntityReply.Ok(new { lockId = lk.LockId, resourceId = release.Resource.Value, released = true });
+        return EntityReply.Ok(new LockReleasedResult(lk.LockId, release.Resource.Value, Released: true));
     }
 
     private async Task<EntityReply> OnRenewAsync(RenewLock renew, string correlationId)
@@ -155,7 +159,10 @@ internal sealed partial class ResourceEntity
             return EntityReply.Refuse(ErrorCodes.LockNotHeld, $"This connection does not hold the lock of {renew.Resource.Value}.");
         }
         var expiresAt = StoreNow + lk.Ttl;
-        await _runtime.Locks.SaveAsync(lk.ToRecord() with { ExpiresAt = expiresAt }, CancellationToken.None).ConfigureAwait(false);
+        if (!Written(await _runtime.Locks.SaveAsync(lk.ToRecord() with { ExpiresAt = expiresAt }, Epoch, CancellationToken.None).ConfigureAwait(false)))
+        {
+            return Moved();
+        }
         lk.ExpiresAt = expiresAt;
         var room = _rooms[renew.Resource.Value];
         Broadcast(room, EventNames.LockRenewed, lk.ToWire(), By(renew.Member, MethodNames.LockHeartbeat), except: null);
@@ -190,7 +197,7 @@ internal sealed partial class ResourceEntity
             await EndLockAsync(room, lk, EventNames.LockReleased, "force_released", force.Member, force.Reason, correlationId)
                 .ConfigureAwait(false);
         }
-        return EntityReply.Ok(new { resourceId = force.Resource.Value, released = targets.Select(l => l.ToWire()).ToList() });
+        return EntityReply.Ok(new ForceReleaseResult(force.Resource.Value, targets.Select(l => l.ToWire()).ToList()));
     }
 
     /// <summary>Expires locks whose TTL ran out and releases those whose grace period ended.</summary>
@@ -219,7 +226,7 @@ internal sealed partial class ResourceEntity
 
     /// <summary>
     /// Grants a lock if a slot is free and nothing in the family conflicts: written to the store first,
-    /// then applied and announced. Returns the grant or why not.
+    /// then applied and announced. Returns the grant or why not; neither when the write was fenced.
     /// </summary>
     private async Task<(EditorLock? Granted, LockDenied? Denied)> TryGrantAsync(ResourceRoom room, Member member, TimeSpan ttl, string correlationId)
     {
@@ -269,7 +276,10 @@ internal sealed partial class ResourceEntity
             Ttl = ttl,
             ConnectionId = info.ConnectionId,
         };
-        await _runtime.Locks.SaveAsync(lk.ToRecord(), CancellationToken.None).ConfigureAwait(false);
+        if (!Written(await _runtime.Locks.SaveAsync(lk.ToRecord(), Epoch, CancellationToken.None).ConfigureAwait(false)))
+        {
+            return (null, null);
+        }
         var before = StateOf(room);
         room.LastToken = lk.FencingToken;
         room.Locks.Add(lk);
@@ -323,7 +333,10 @@ internal sealed partial class ResourceEntity
     {
         try
         {
-            await _runtime.Locks.DeleteAsync(room.Id.Value, lk.LockId, CancellationToken.None).ConfigureAwait(false);
+            if (!Written(await _runtime.Locks.DeleteAsync(room.Id.Value, lk.LockId, Epoch, CancellationToken.None).ConfigureAwait(false)))
+            {
+                return; // a newer incarnation owns the lock now; this one stops without announcing anything
+            }
         }
         catch (StoreUnavailableException ex) when (bestEffort)
         {
@@ -445,17 +458,8 @@ internal sealed partial class ResourceEntity
         {
             delay = TimeSpan.Zero;
         }
-        _lockTimer ??= _runtime.Time.CreateTimer(static state =>
-        {
-            var self = (ResourceEntity)state!;
-            self.TryPost(new EntityWork(new EntityEnvelope(self.Root, "lock-timer", LockTick.Instance), null));
-        }, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _lockTimer ??= _runtime.Time.CreateTimer(static state => ((IEntityHost)state!).Post(LockTick.Instance),
+            _host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lockTimer.Change(delay, Timeout.InfiniteTimeSpan);
     }
-}
-
-/// <summary>Internal: a lock deadline may have passed.</summary>
-internal sealed record LockTick : IEntityCommand
-{
-    public static readonly LockTick Instance = new();
 }

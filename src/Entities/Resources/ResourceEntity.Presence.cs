@@ -90,7 +90,7 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.MaxViewersReached,
                 $"{join.Resource.Value} already has its maximum of {maxViewers} viewers.",
-                new { maxViewers });
+                new MaxViewersDetails(maxViewers));
         }
 
         room.Members.Add(member.ConnectionId, entry);
@@ -219,7 +219,7 @@ internal sealed partial class ResourceEntity
     }
 
     /// <summary>Sends an event to the members of one resource.</summary>
-    private void Broadcast(ResourceRoom room, string eventName, object payload, TriggeredBy? by, string? except)
+    private void Broadcast(ResourceRoom room, string eventName, IEventPayload payload, TriggeredBy? by, string? except)
     {
         var recipients = new List<Recipient>(room.Members.Count);
         foreach (var member in room.Members.Values)
@@ -233,8 +233,7 @@ internal sealed partial class ResourceEntity
         {
             return;
         }
-        _runtime.Events.Publish(new EntityBroadcast(recipients, eventName,
-            new ApiBroadcast(eventName, room.Id.Value, payload, by, room.Revision, Now)));
+        _runtime.Events.Publish(new EntityBroadcast(recipients, new EntityEvent(eventName, room.Id.Value, payload, by, room.Revision, Now)));
     }
 
     /// <summary>Sends <c>resource:all_users</c> to every member of every resource of this family.</summary>
@@ -265,8 +264,7 @@ internal sealed partial class ResourceEntity
             return;
         }
         var payload = new AllUsersPayload(Root.Value, users.Count, groups);
-        _runtime.Events.Publish(new EntityBroadcast(recipients, EventNames.AllUsers,
-            new ApiBroadcast(EventNames.AllUsers, Root.Value, payload, by, 0, Now)));
+        _runtime.Events.Publish(new EntityBroadcast(recipients, new EntityEvent(EventNames.AllUsers, Root.Value, payload, by, 0, Now)));
     }
 
     private void Audit(string eventType, MemberInfo member, ResourceId resource, string correlationId,

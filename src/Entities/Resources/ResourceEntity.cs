@@ -1,123 +1,80 @@
-using System.Threading.Channels;
 using CollabAkka.Entities.Audit;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
-using CollabAkka.Messages.Wire;
 using Microsoft.Extensions.Logging;
 
 namespace CollabAkka.Entities.Resources;
 
 /// <summary>
-/// The single owner of one root resource and all its children: presence, (later) locks and documents.
-///
-/// One mailbox, one reader: every message is handled to completion by <see cref="RunAsync"/> before the
-/// next, so state lives in plain collections without locks. Replies and events leave through
-/// non-blocking seams (a TaskCompletionSource, <see cref="Routing.IEntityEventSink"/>, <see cref="IAuditSink"/>),
-/// so a slow client or store never stalls the loop.
+/// The decisions about one root resource and all its children: presence, locks and documents. Host-agnostic:
+/// it is driven by one message at a time (<see cref="HandleAsync"/>) and answers with a reply, or with a commit to wait
+/// for; events leave through <see cref="Routing.IEntityEventSink"/>, audit records through <see cref="IAuditSink"/>.
+/// It never runs two messages at once and touches no state from another thread: its host
+/// (<see cref="ResourceEntityActor"/>, a sharded actor) guarantees that, and timers only <see cref="IEntityHost.Post"/>
+/// a message back to it.
 /// </summary>
 internal sealed partial class ResourceEntity
 {
-    private readonly Channel<EntityWork> _mailbox;
     private readonly EntityRuntime _runtime;
-    private readonly Action<ResourceEntity, IReadOnlyList<EntityWork>> _onStopped;
+    private readonly IEntityHost _host;
     private readonly ILogger _logger;
-    private EntityState _state = EntityState.Activating;
     private DateTimeOffset _lastActivity;
 
-    public ResourceEntity(ResourceId root, EntityRuntime runtime, Action<ResourceEntity, IReadOnlyList<EntityWork>> onStopped)
+    // Set by Accept while a message is handled: the commit the reply waits for.
+    private PendingCommit? _deferred;
+
+    public ResourceEntity(ResourceId root, EntityRuntime runtime, IEntityHost host)
     {
         Root = root;
         _runtime = runtime;
-        _onStopped = onStopped;
+        _host = host;
         _logger = runtime.LoggerFactory.CreateLogger<ResourceEntity>();
-        _mailbox = Channel.CreateBounded<EntityWork>(new BoundedChannelOptions(runtime.Options.MailboxCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
         _lastActivity = runtime.Time.GetUtcNow();
     }
 
     public ResourceId Root { get; }
 
-    public Task Completion { get; private set; } = Task.CompletedTask;
+    /// <summary>This incarnation's ownership epoch of <see cref="Root"/>; every lock and document write carries it.</summary>
+    public long Epoch { get; private set; }
 
-    public void Start() => Completion = Task.Run(RunAsync);
+    /// <summary>
+    /// True once the store refused a write because a newer incarnation claimed the root: this one must stop
+    /// (its host passivates it), and everything it is asked from now on is refused as moved.
+    /// </summary>
+    public bool Fenced { get; private set; }
 
-    /// <summary>Posts work; false when the mailbox is full or the entity has stopped taking messages.</summary>
-    public PostResult TryPost(EntityWork work)
+    /// <summary>Updates handed to the committer and not yet durable; the entity must not stop before they are.</summary>
+    public int Uncommitted => _uncommitted;
+
+    /// <summary>No members, no locks, nothing uncommitted: nothing would be lost by stopping.</summary>
+    public bool IsIdle => _connections.Count == 0 && !HasLocks && _uncommitted == 0;
+
+    public DateTimeOffset LastActivity => _lastActivity;
+
+    /// <summary>Claims the root (a new epoch, one atomic write) and restores its locks. Throws when the store cannot.</summary>
+    public async Task ActivateAsync()
     {
-        if (_mailbox.Writer.TryWrite(work))
-        {
-            return PostResult.Accepted;
-        }
-        return _mailbox.Reader.Completion.IsCompleted || Volatile.Read(ref _stopping) ? PostResult.Stopped : PostResult.Full;
+        var claim = await _runtime.Locks.ClaimAsync(Root.Value, _runtime.NodeId, CancellationToken.None).ConfigureAwait(false);
+        Epoch = claim.Epoch;
+        RestoreLocks(claim.Locks);
+        ScheduleLockTimer();
+        EntityLog.Activated(_logger, Root.Value, Epoch);
     }
 
-    private bool _stopping;
-
-    private async Task RunAsync()
+    /// <summary>Handles one message to completion. Never throws: failures become refusals.</summary>
+    public async Task<EntityOutcome> HandleAsync(IEntityCommand message, string correlationId)
     {
-        if (!await ActivateAsync().ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(message);
+        if (Fenced)
         {
-            return;
+            return new EntityOutcome(Moved(), null);
         }
-        var reader = _mailbox.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (reader.TryRead(out var work))
-            {
-                if (work.Envelope.Message is Passivate)
-                {
-                    if (TryPassivate())
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                await HandleAsync(work).ConfigureAwait(false);
-            }
-        }
-    }
-
-    // Loads durable state before the first message is handled; on failure every waiting caller gets
-    // UNAVAILABLE and the entity stops, so the next message tries a fresh activation.
-    private async Task<bool> ActivateAsync()
-    {
+        EntityReply reply;
+        _deferred = null;
         try
         {
-            var snapshot = await _runtime.Locks.LoadAsync(Root.Value, CancellationToken.None).ConfigureAwait(false);
-            RestoreLocks(snapshot);
-            _state = EntityLifecycle.Transition(_state, EntityState.Active);
-            ScheduleLockTimer();
-            return true;
-        }
-#pragma warning disable CA1031 // Any load failure makes the resource unavailable, not the process.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            EntityLog.ActivationFailed(_logger, ex, Root.Value);
-            _state = EntityLifecycle.Transition(_state, EntityState.Stopped);
-            Volatile.Write(ref _stopping, true);
-            _mailbox.Writer.TryComplete();
-            while (_mailbox.Reader.TryRead(out var work))
-            {
-                work.Reply?.TrySetResult(EntityReply.Refuse(ErrorCodes.Unavailable,
-                    $"Resource {Root.Value} could not be loaded from the store: {ex.Message}"));
-            }
-            _onStopped(this, []);
-            return false;
-        }
-    }
-
-    private async Task HandleAsync(EntityWork work)
-    {
-        EntityReply? reply;
-        try
-        {
-            _lastActivity = _runtime.Time.GetUtcNow();
-            var correlationId = work.Envelope.CorrelationId;
-            reply = work.Envelope.Message switch
+            _lastActivity = Now;
+            reply = message switch
             {
                 JoinResource m => await OnJoinAsync(m, correlationId).ConfigureAwait(false),
                 LeaveResource m => await OnLeaveAsync(m, correlationId).ConfigureAwait(false),
@@ -129,11 +86,11 @@ internal sealed partial class ResourceEntity
                 ForceReleaseLock m => await OnForceReleaseAsync(m, correlationId).ConfigureAwait(false),
                 LockTick => await OnLockTickAsync().ConfigureAwait(false),
                 SyncDocument m => await OnSyncAsync(m).ConfigureAwait(false),
-                ApplyDocumentUpdate m => await OnDocumentUpdateAsync(m, correlationId, work.Reply).ConfigureAwait(false),
-                SetDocumentField m => await OnSetFieldAsync(m, correlationId, work.Reply).ConfigureAwait(false),
+                ApplyDocumentUpdate m => await OnDocumentUpdateAsync(m, correlationId).ConfigureAwait(false),
+                SetDocumentField m => await OnSetFieldAsync(m, correlationId).ConfigureAwait(false),
                 RelayAwareness m => OnAwareness(m),
                 GetDocumentContent m => await OnGetContentAsync(m).ConfigureAwait(false),
-                _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {work.Envelope.Message.GetType().Name}."),
+                _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {message.GetType().Name}."),
             };
         }
         catch (StoreUnavailableException ex)
@@ -145,41 +102,64 @@ internal sealed partial class ResourceEntity
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            EntityLog.HandlerFailed(_logger, ex, Root.Value, work.Envelope.Message.GetType().Name);
+            EntityLog.HandlerFailed(_logger, ex, Root.Value, message.GetType().Name);
             reply = EntityReply.Refuse(ErrorCodes.Internal, "The resource could not handle the request.");
         }
-        if (reply is not null)
+        if (Fenced)
         {
-            work.Reply?.TrySetResult(reply); // null: the handler answers later (after a durable commit)
+            return new EntityOutcome(Moved(), _deferred);
+        }
+        var deferred = _deferred;
+        _deferred = null;
+        return new EntityOutcome(reply, deferred);
+    }
+
+    /// <summary>A commit the reply waited for has finished: the reply to send now.</summary>
+    public EntityReply CompleteCommit(PendingCommit pending, CommitOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        _uncommitted--;
+        switch (outcome)
+        {
+            case CommitOutcome.Durable:
+                return pending.Ack;
+            case CommitOutcome.Fenced:
+                MarkFenced();
+                return Moved();
+            default:
+                return EntityReply.Refuse(ErrorCodes.Unavailable, "The update could not be stored; it will be merged again on your next sync.");
         }
     }
 
-    private bool TryPassivate()
+    /// <summary>The host stops this incarnation: no timer may fire into it any more.</summary>
+    public void Stop()
     {
-        var now = _runtime.Time.GetUtcNow();
-        if (!IsIdle || now - _lastActivity < _runtime.Options.PassivateAfter)
+        _lockTimer?.Dispose();
+        _lockTimer = null;
+    }
+
+    /// <summary>Applies a fenced write's verdict: false when the store refused it (and this incarnation is now fenced).</summary>
+    private bool Written(StoreWrite write)
+    {
+        if (write == StoreWrite.Fenced)
         {
+            MarkFenced();
             return false;
         }
-        _state = EntityLifecycle.Transition(_state, EntityState.Passivating);
-        Volatile.Write(ref _stopping, true);
-        _mailbox.Writer.TryComplete();
-        var leftovers = new List<EntityWork>();
-        while (_mailbox.Reader.TryRead(out var work))
-        {
-            if (work.Envelope.Message is not Passivate)
-            {
-                leftovers.Add(work);
-            }
-        }
-        _state = EntityLifecycle.Transition(_state, EntityState.Stopped);
-        _lockTimer?.Dispose();
-        EntityLog.Passivated(_logger, Root.Value);
-        _onStopped(this, leftovers);
         return true;
     }
 
-    private bool IsIdle => _connections.Count == 0 && !HasLocks && Volatile.Read(ref _uncommitted) == 0;
+    private void MarkFenced()
+    {
+        if (!Fenced)
+        {
+            Fenced = true;
+            EntityLog.Fenced(_logger, Root.Value, Epoch);
+        }
+    }
+
+    private EntityReply Moved() => EntityReply.Refuse(ErrorCodes.Unavailable,
+        $"Resource {Root.Value} has moved to a newer owner (epoch {Epoch} was superseded); nothing was changed. Retry.");
 
     private DateTimeOffset Now => _runtime.Time.GetUtcNow();
 
@@ -188,29 +168,32 @@ internal sealed partial class ResourceEntity
         [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Entity {Root} failed handling {Message}.")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string root, string message);
 
-        [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Entity {Root} passivated.")]
-        public static partial void Passivated(ILogger logger, string root);
-
-        [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Entity {Root} could not be activated.")]
-        public static partial void ActivationFailed(ILogger logger, Exception exception, string root);
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Entity {Root} activated with epoch {Epoch}.")]
+        public static partial void Activated(ILogger logger, string root, long epoch);
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Lock store write for {Resource} failed.")]
         public static partial void LockWriteFailed(ILogger logger, Exception exception, string resource);
+
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Warning,
+            Message = "Entity {Root} (epoch {Epoch}) was fenced: a newer incarnation owns the root; this one stops.")]
+        public static partial void Fenced(ILogger logger, string root, long epoch);
     }
 }
 
-/// <summary>A message in an entity's mailbox with the place its answer goes.</summary>
-internal sealed record EntityWork(EntityEnvelope Envelope, TaskCompletionSource<EntityReply>? Reply);
-
-internal enum PostResult
+/// <summary>What the entity's host provides: a way to deliver a message to the entity later, in its own order.</summary>
+internal interface IEntityHost
 {
-    Accepted,
-    Full,
-    Stopped,
+    void Post(IEntityCommand command);
 }
 
-/// <summary>Internal: stop if idle long enough.</summary>
-internal sealed record Passivate : IEntityCommand
+/// <summary>The answer to one message: a reply now, or (with <see cref="Pending"/>) once a commit is durable.</summary>
+internal readonly record struct EntityOutcome(EntityReply Reply, PendingCommit? Pending);
+
+/// <summary>A commit a reply waits for: <see cref="Ack"/> is sent when <see cref="Durable"/> ends durable.</summary>
+internal sealed record PendingCommit(Task<CommitOutcome> Durable, EntityReply Ack);
+
+/// <summary>Internal: a lock deadline may have passed.</summary>
+internal sealed record LockTick : IEntityCommand
 {
-    public static readonly Passivate Instance = new();
+    public static readonly LockTick Instance = new();
 }

@@ -3,8 +3,8 @@ using CollabAkka.Messages.Entity;
 namespace CollabAkka.Entities.Routing;
 
 /// <summary>
-/// The one way to reach an entity. Embedded: entities in this process. Cluster (later): the owner of
-/// the root's shard, wherever it runs. Callers never see which.
+/// The one way to reach an entity: the shard region, which finds the owner of the root's shard wherever it runs.
+/// Callers never see where.
 /// </summary>
 public interface IEntityRouter
 {
@@ -17,11 +17,6 @@ public interface IEntityRouter
 /// <summary>Where entities put the events they emit; the web edge delivers them to connections.</summary>
 public interface IEntityEventSink
 {
-    /// <summary>Must not block: called from inside an entity's mailbox loop.</summary>
+    /// <summary>Must not block: called from inside an entity while it handles a message.</summary>
     void Publish(EntityBroadcast broadcast);
 }
-
-/// <summary>One event for a set of connections (each on a node).</summary>
-public sealed record EntityBroadcast(IReadOnlyList<Recipient> Recipients, string EventName, object Payload);
-
-public readonly record struct Recipient(string NodeId, string ConnectionId);

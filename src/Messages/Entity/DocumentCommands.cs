@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace CollabAkka.Messages.Entity;
 
 /// <summary>y-protocols sync step 1: the client's state vector; answered with what it lacks and the server's vector.</summary>
@@ -12,7 +10,7 @@ public sealed record ApplyDocumentUpdate(ResourceId Resource, MemberInfo Member,
 public sealed record RelayAwareness(ResourceId Resource, MemberInfo Member, byte[] Update) : IEntityCommand;
 
 /// <summary>Form save: set one field to a whole value if <paramref name="Revision"/> is still current.</summary>
-public sealed record SetDocumentField(ResourceId Resource, MemberInfo Member, string Field, JsonElement Value, long? Revision) : IEntityCommand;
+public sealed record SetDocumentField(ResourceId Resource, MemberInfo Member, string Field, RawJson Value, long? Revision) : IEntityCommand;
 
 /// <summary>The live content of one resource's document as JSON.</summary>
 public sealed record GetDocumentContent(ResourceId Resource) : IEntityQuery;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CollabAkka.Messages.Entity;
 
 namespace CollabAkka.Messages.Wire;
 
@@ -15,10 +16,25 @@ public sealed record AwarenessRequest(string? ResourceId, string? RequestId, str
 public sealed record ResourceUpdateRequest(string? ResourceId, string? RequestId, string? Field, JsonElement Value, long? Revision);
 
 /// <summary>Data of <c>doc:sync</c>: what the client lacks and the server's state vector, base64.</summary>
-public sealed record DocSyncResult(string ResourceId, string Update, string StateVector, long Revision);
+public sealed record DocSyncResult(string ResourceId, string Update, string StateVector, long Revision) : IReplyData;
 
 /// <summary>Payload of the <c>doc:update</c> and <c>awareness:update</c> events.</summary>
-public sealed record DocUpdatePayload(string Update, string? SessionId);
+public sealed record DocUpdatePayload(string Update, string? SessionId) : IEventPayload;
 
 /// <summary>Details of STALE_REVISION: the current revision and content.</summary>
-public sealed record StaleRevisionDetails(long CurrentRevision, JsonElement State);
+public sealed record StaleRevisionDetails(long CurrentRevision, RawJson State) : IErrorDetails;
+
+/// <summary>Data of an acknowledged <c>doc:update</c> or <c>resource:update</c>: durable at this revision.</summary>
+public sealed record DocUpdateAck(string ResourceId, long Revision) : IReplyData;
+
+/// <summary>Data of a <c>doc:update</c> that held nothing new (no revision, nothing stored).</summary>
+public sealed record DuplicateUpdateResult(bool Duplicate) : IReplyData;
+
+/// <summary>Data of a <c>resource:update</c> whose value was already the current one.</summary>
+public sealed record UnchangedFieldResult(bool Unchanged) : IReplyData;
+
+/// <summary>A document's content as JSON at a revision (<c>GET /api/resources/{id}/content</c>).</summary>
+public sealed record DocumentContent(string ResourceId, long Revision, RawJson Content) : IReplyData;
+
+/// <summary>Details of INVALID_UPDATE: where decoding stopped.</summary>
+public sealed record UpdateDecodeDetails(int Offset) : IErrorDetails;

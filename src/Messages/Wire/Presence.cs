@@ -1,3 +1,5 @@
+using CollabAkka.Messages.Entity;
+
 namespace CollabAkka.Messages.Wire;
 
 /// <summary>One user in one resource, as clients see it.</summary>
@@ -10,10 +12,10 @@ public sealed record PresenceUser(
     string SessionId);
 
 /// <summary>Payload of <c>user:joined</c> and <c>user:left</c>.</summary>
-public sealed record UserPresencePayload(PresenceUser User, string? Reason, int UserCount);
+public sealed record UserPresencePayload(PresenceUser User, string? Reason, int UserCount) : IEventPayload;
 
 /// <summary>Payload of <c>resource:all_users</c>: everyone across all children of one parent.</summary>
-public sealed record AllUsersPayload(string ParentResourceId, int TotalCount, IReadOnlyList<SubResourceUsers> SubResources);
+public sealed record AllUsersPayload(string ParentResourceId, int TotalCount, IReadOnlyList<SubResourceUsers> SubResources) : IEventPayload;
 
 public sealed record SubResourceUsers(string SubResourceId, IReadOnlyList<PresenceUser> Users);
 
@@ -28,10 +30,10 @@ public sealed record JoinResult(
     long Revision,
     LockView? Lock,
     LockDenied? LockDenied,
-    IReadOnlyList<LockView> Locks);
+    IReadOnlyList<LockView> Locks) : IReplyData;
 
 /// <summary>Data of a successful <c>resource:leave</c>.</summary>
-public sealed record LeaveResult(string ResourceId);
+public sealed record LeaveResult(string ResourceId) : IReplyData;
 
 /// <summary>Data of a <c>heartbeat</c> acknowledgement.</summary>
 public sealed record HeartbeatAck(DateTimeOffset ServerTime, DateTimeOffset SessionExpiresAt);

@@ -44,28 +44,36 @@ public static partial class CollabNodeBuilder
 
         var collab = builder.Configuration.GetSection("Collab").Get<CollabOptions>() ?? new CollabOptions();
         var embedded = string.Equals(collab.Profile, CollabOptions.EmbeddedProfile, StringComparison.OrdinalIgnoreCase);
-        var nodeId = collab.NodeId ?? $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
         var dataDir = Path.GetFullPath(collab.DataDir);
         Directory.CreateDirectory(dataDir);
+        var nodeId = AkkaHosting.ResolveNodeId(collab.NodeId, dataDir);
 
-        // Logs: Serilog underneath Microsoft.Extensions.Logging, NDJSON to console and a daily file.
-        var logConfig = ConfigureLevels(new LoggerConfiguration(), builder.Configuration.GetSection("Serilog:MinimumLevel"))
+        // Logs: Serilog (levels and enrichers from the "Serilog" section via Serilog.Settings.Configuration) underneath
+        // Microsoft.Extensions.Logging and Akka (Akka.Logger.Serilog), NDJSON to console and a daily file.
+        var logConfig = new LoggerConfiguration()
+            .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("NodeId", nodeId)
-            .WriteTo.File(new JsonFormatter(renderMessage: true), Path.Combine(dataDir, "logs", "collab-.ndjson"),
-                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 14);
+            .WriteTo.Async(a => a.File(new JsonFormatter(renderMessage: true), Path.Combine(dataDir, "logs", "collab-.ndjson"),
+                rollingInterval: RollingInterval.Day, retainedFileCountLimit: 14));
         if (collab.ConsoleLogs)
         {
             logConfig = logConfig.WriteTo.Console(new JsonFormatter(renderMessage: true));
         }
+        var logger = logConfig.CreateLogger();
+        Log.Logger = logger; // Akka.Logger.Serilog writes through the static logger
         builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(logConfig.CreateLogger(), dispose: true);
+        builder.Services.AddSerilog(logger, dispose: true);
 
         var catalog = ResourcesYamlLoader.LoadFile(ResolveResourcesFile(collab.ResourcesFile));
         var authOptions = builder.Configuration.GetSection("Auth").Get<CollabAuthOptions>() ?? new CollabAuthOptions();
         var devTokensEnabled = authOptions.DevTokens ?? embedded;
         var connectionOptions = builder.Configuration.GetSection("Collab:Connections").Get<ConnectionOptions>() ?? new ConnectionOptions();
         ValidateConnections(connectionOptions);
+        var entityOptions = builder.Configuration.GetSection("Collab:Entities").Get<EntityOptions>() ?? new EntityOptions();
+        entityOptions.Validate();
+        var clusterSettings = builder.Configuration.GetSection("Collab:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
+        clusterSettings.Validate();
 
         var services = builder.Services;
         services.TryAddTimeProvider();
@@ -78,6 +86,10 @@ public static partial class CollabNodeBuilder
         services.Configure<CollabHttpOptions>(builder.Configuration.GetSection("Collab:Http"));
         var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
 
+        // Registered before the ActorSystem, so it stops after it (hosted services stop in reverse order): entities hand
+        // off and drain their commits first, then the committer and the audit buffer flush what remains.
+        services.AddHostedService<NodeShutdown>();
+
         // Stores (Collab:Store: sqlite, the default, or postgres; see StoreRegistration).
         var database = services.AddCollabStores(builder.Configuration, collab, dataDir);
         services.AddSingleton(sp => new BufferedAuditSink(sp.GetRequiredService<IAuditStore>(),
@@ -88,16 +100,16 @@ public static partial class CollabNodeBuilder
         services.AddSingleton(sp => new DocumentCommitter(sp.GetRequiredService<IDocumentStore>(),
             sp.GetRequiredService<IOptions<DocumentOptions>>().Value, sp.GetRequiredService<ILogger<DocumentCommitter>>()));
 
-        // Entities and routing (embedded: in-process).
+        // Entities: sharded actors in the node's ActorSystem, reached through the shard region.
         services.AddSingleton<IEntityEventSink, SignalREventSink>();
         services.AddSingleton(sp => new EntityRuntime(
             nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
             sp.GetRequiredService<IDocumentStore>(), sp.GetRequiredService<DocumentCommitter>(),
             sp.GetRequiredService<IOptions<DocumentOptions>>().Value,
-            sp.GetRequiredService<IOptions<EntityOptions>>().Value,
+            entityOptions,
             sp.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton<IEntityRouter>(sp => new InProcessEntityRouter(sp.GetRequiredService<EntityRuntime>()));
+        services.AddCollabAkka(clusterSettings, entityOptions, nodeId);
 
         // Sessions and the hub.
         services.AddSingleton<ConnectionRegistry>();
@@ -167,30 +179,8 @@ public static partial class CollabNodeBuilder
                 NodeLog.Listening(log, address, nodeId, collab.Profile, catalog.Source, dataDir);
             }
         });
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            // Let accepted updates and buffered audit events land before the process ends.
-            app.Services.GetRequiredService<DocumentCommitter>().DisposeAsync().AsTask()
-                .ContinueWith(static _ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10));
-            app.Services.GetRequiredService<BufferedAuditSink>().FlushAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)
-                .ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
-        });
         return app;
     }
-
-    // Serilog.Settings.Configuration does not restore here; read the levels ourselves.
-    private static LoggerConfiguration ConfigureLevels(LoggerConfiguration config, IConfigurationSection section)
-    {
-        config = config.MinimumLevel.Is(ParseLevel(section["Default"], LogEventLevel.Information));
-        foreach (var entry in section.GetSection("Override").GetChildren())
-        {
-            config = config.MinimumLevel.Override(entry.Key, ParseLevel(entry.Value, LogEventLevel.Information));
-        }
-        return config;
-    }
-
-    private static LogEventLevel ParseLevel(string? text, LogEventLevel fallback) =>
-        Enum.TryParse<LogEventLevel>(text, ignoreCase: true, out var level) ? level : fallback;
 
     private static void TryAddTimeProvider(this IServiceCollection services)
     {
@@ -217,6 +207,24 @@ public static partial class CollabNodeBuilder
         {
             throw new OptionsValidationException("Collab:Connections", typeof(ConnectionOptions),
                 ["Collab:Connections: MaxConnectionsPerUser >= 1, SessionTtl > 0, SweepInterval > 0, InvocationsPerSecond > 0, InvocationBurst >= 1, MaxMessageBytes >= 1024 are required."]);
+        }
+    }
+
+    /// <summary>
+    /// Last to stop: after the ActorSystem has handed its entities off (each drains its commits), accepted updates
+    /// and buffered audit events land before the process ends.
+    /// </summary>
+    private sealed class NodeShutdown(IServiceProvider services) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await services.GetRequiredService<DocumentCommitter>().DisposeAsync().AsTask()
+                .WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            using var flush = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await services.GetRequiredService<BufferedAuditSink>().FlushAsync(flush.Token)
+                .ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
 

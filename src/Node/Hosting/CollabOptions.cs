@@ -9,7 +9,10 @@ public sealed class CollabOptions
     /// <summary><c>embedded</c> (default: one node, SQLite, dev tokens) or <c>production</c>.</summary>
     public string Profile { get; set; } = EmbeddedProfile;
 
-    /// <summary>This node's id in audit records; default: host name and a short random suffix.</summary>
+    /// <summary>
+    /// This node's id (audit records, connection addressing, its cluster member's role <c>node:&lt;id&gt;</c>). Default:
+    /// generated once and kept in <c>DataDir/node-id</c>, so it is stable across restarts of the same node.
+    /// </summary>
     public string? NodeId { get; set; }
 
     /// <summary>Where the SQLite file, the dev signing key and log files live.</summary>

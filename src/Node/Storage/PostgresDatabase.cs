@@ -74,6 +74,14 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
                 PRIMARY KEY (resource_id, revision)
             );
             """),
+        (4, "root ownership epochs", """
+            CREATE TABLE resource_epochs (
+                root_id text PRIMARY KEY,
+                epoch bigint NOT NULL,
+                owner_node text NOT NULL,
+                claimed_at timestamptz NOT NULL
+            );
+            """),
     ];
 
     private readonly NpgsqlDataSource _dataSource;

@@ -6,20 +6,22 @@ namespace CollabAkka.Node.Storage;
 
 /// <summary>
 /// Document update log and snapshots in PostgreSQL; same semantics as <see cref="SqliteDocumentStore"/>.
-/// A batch is one <c>INSERT … unnest</c> statement: atomic (a duplicate (resource, revision) refuses all of it)
-/// and one round trip, which is what group commit needs.
+/// A batch is one <c>INSERT … unnest</c> statement, fenced per record by its root's epoch: one round trip,
+/// which is what group commit needs.
 /// </summary>
 public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocumentStore
 {
-    public Task AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(updates);
         if (updates.Count == 0)
         {
-            return Task.CompletedTask;
+            return Task.FromResult(AppendResult.AllWritten);
         }
         var n = updates.Count;
         var resources = new string[n];
+        var roots = new string[n];
+        var epochs = new long[n];
         var revisions = new long[n];
         var timestamps = new DateTimeOffset[n];
         var users = new string[n];
@@ -28,22 +30,61 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
         for (var i = 0; i < n; i++)
         {
             var u = updates[i];
-            (resources[i], revisions[i], timestamps[i], users[i], sessions[i], bytes[i]) =
-                (u.ResourceId, u.Revision, PostgresAuditStore.Millis(u.Timestamp), u.UserId, u.SessionId, u.Update);
+            (resources[i], roots[i], epochs[i], revisions[i], timestamps[i], users[i], sessions[i], bytes[i]) =
+                (u.ResourceId, StoreKeys.RootOf(u.ResourceId), u.Epoch, u.Revision, PostgresAuditStore.Millis(u.Timestamp), u.UserId, u.SessionId, u.Update);
         }
         return database.RunAsync(async connection =>
         {
+            // One statement: the batch's epoch rows are locked FOR SHARE (a concurrent claim waits until we commit),
+            // a record is written only when its epoch is its root's current one, and a duplicate (resource, revision)
+            // is skipped instead of failing the whole batch. What was written comes back; the rest is refused.
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO doc_updates (resource_id, revision, ts, user_id, session_id, update_bytes)
-                SELECT * FROM unnest(@resource, @revision, @ts, @user, @session, @update)
+                WITH input AS (
+                    SELECT * FROM unnest(@resource, @root, @epoch, @revision, @ts, @user, @session, @update) WITH ORDINALITY
+                        AS t(resource_id, root_id, epoch, revision, ts, user_id, session_id, update_bytes, idx)),
+                owners AS (
+                    SELECT root_id, epoch FROM resource_epochs WHERE root_id = ANY (@root) FOR SHARE),
+                eligible AS (
+                    SELECT DISTINCT ON (i.resource_id, i.revision) i.*
+                    FROM input i LEFT JOIN owners o ON o.root_id = i.root_id
+                    WHERE COALESCE(o.epoch, 0) = i.epoch
+                    ORDER BY i.resource_id, i.revision, i.idx),
+                written AS (
+                    INSERT INTO doc_updates (resource_id, revision, ts, user_id, session_id, update_bytes)
+                    SELECT resource_id, revision, ts, user_id, session_id, update_bytes FROM eligible
+                    ON CONFLICT (resource_id, revision) DO NOTHING
+                    RETURNING resource_id, revision)
+                SELECT e.idx FROM eligible e JOIN written w ON w.resource_id = e.resource_id AND w.revision = e.revision
                 """, connection);
             insert.Parameters.Add(new NpgsqlParameter("resource", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = resources });
+            insert.Parameters.Add(new NpgsqlParameter("root", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = roots });
+            insert.Parameters.Add(new NpgsqlParameter("epoch", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = epochs });
             insert.Parameters.Add(new NpgsqlParameter("revision", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = revisions });
             insert.Parameters.Add(new NpgsqlParameter("ts", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = timestamps });
             insert.Parameters.Add(new NpgsqlParameter("user", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = users });
             insert.Parameters.Add(new NpgsqlParameter("session", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = sessions });
             insert.Parameters.Add(new NpgsqlParameter("update", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = bytes });
-            return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            var written = new HashSet<long>();
+            await using (var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    written.Add(reader.GetInt64(0)); // 1-based position in the batch
+                }
+            }
+            if (written.Count == n)
+            {
+                return AppendResult.AllWritten;
+            }
+            var refused = new List<int>();
+            for (var i = 0; i < n; i++)
+            {
+                if (!written.Contains(i + 1))
+                {
+                    refused.Add(i);
+                }
+            }
+            return new AppendResult(refused);
         }, cancellationToken);
     }
 
@@ -67,20 +108,28 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
             return result;
         }, cancellationToken);
 
-    public Task SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
+    public Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         return database.RunAsync(async connection =>
         {
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO doc_snapshots (resource_id, revision, ts, state) VALUES (@resource, @revision, @ts, @state)
-                ON CONFLICT (resource_id, revision) DO NOTHING
+                WITH owner AS (SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = @root FOR SHARE), 0) AS epoch),
+                saved AS (
+                    INSERT INTO doc_snapshots (resource_id, revision, ts, state)
+                    SELECT @resource, @revision, @ts, @state WHERE (SELECT epoch FROM owner) = @epoch
+                    ON CONFLICT (resource_id, revision) DO NOTHING RETURNING 1)
+                SELECT (SELECT epoch FROM owner), (SELECT COUNT(*) FROM saved)
                 """, connection);
             insert.Parameters.AddWithValue("resource", snapshot.ResourceId);
+            insert.Parameters.AddWithValue("root", StoreKeys.RootOf(snapshot.ResourceId));
+            insert.Parameters.AddWithValue("epoch", snapshot.Epoch);
             insert.Parameters.AddWithValue("revision", snapshot.Revision);
             insert.Parameters.AddWithValue("ts", PostgresAuditStore.Millis(snapshot.Timestamp));
             insert.Parameters.AddWithValue("state", snapshot.State);
-            return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            return reader.GetInt64(0) == snapshot.Epoch ? StoreWrite.Written : StoreWrite.Fenced;
         }, cancellationToken);
     }
 

@@ -64,6 +64,14 @@ public sealed class SqliteDatabase : ICollabDatabase
                 PRIMARY KEY (resource_id, revision)
             );
             """),
+        (4, """
+            CREATE TABLE resource_epochs (
+                root_id TEXT PRIMARY KEY,
+                epoch INTEGER NOT NULL,
+                owner_node TEXT NOT NULL,
+                claimed_at_ms INTEGER NOT NULL
+            );
+            """),
     ];
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();

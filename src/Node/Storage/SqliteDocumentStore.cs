@@ -6,17 +6,29 @@ namespace CollabAkka.Node.Storage;
 /// <summary>Document update log and snapshots in the embedded SQLite file.</summary>
 public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStore
 {
-    public async Task AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
     {
-        await Wrap(async () =>
+        ArgumentNullException.ThrowIfNull(updates);
+        return Wrap(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = connection.BeginTransaction(deferred: false);
+            // BEGIN IMMEDIATE: no other writer runs until we commit, so these epochs stay current.
+            var epochs = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var u in updates)
+            {
+                var root = StoreKeys.RootOf(u.ResourceId);
+                if (!epochs.ContainsKey(root))
+                {
+                    epochs[root] = await SqliteEpochs.CurrentAsync(connection, tx, root, cancellationToken).ConfigureAwait(false);
+                }
+            }
             await using var insert = connection.CreateCommand();
             insert.Transaction = tx;
             insert.CommandText = """
                 INSERT INTO doc_updates (resource_id, revision, ts_ms, user_id, session_id, update_bytes)
                 VALUES ($resource, $revision, $ts, $user, $session, $update)
+                ON CONFLICT (resource_id, revision) DO NOTHING
                 """;
             var resource = insert.Parameters.Add("$resource", SqliteType.Text);
             var revision = insert.Parameters.Add("$revision", SqliteType.Integer);
@@ -24,19 +36,29 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             var user = insert.Parameters.Add("$user", SqliteType.Text);
             var session = insert.Parameters.Add("$session", SqliteType.Text);
             var bytes = insert.Parameters.Add("$update", SqliteType.Blob);
-            foreach (var u in updates)
+            List<int>? refused = null;
+            for (var i = 0; i < updates.Count; i++)
             {
-                resource.Value = u.ResourceId;
-                revision.Value = u.Revision;
-                ts.Value = u.Timestamp.ToUnixTimeMilliseconds();
-                user.Value = u.UserId;
-                session.Value = u.SessionId;
-                bytes.Value = u.Update;
-                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                var u = updates[i];
+                var written = 0;
+                if (epochs[StoreKeys.RootOf(u.ResourceId)] == u.Epoch)
+                {
+                    resource.Value = u.ResourceId;
+                    revision.Value = u.Revision;
+                    ts.Value = u.Timestamp.ToUnixTimeMilliseconds();
+                    user.Value = u.UserId;
+                    session.Value = u.SessionId;
+                    bytes.Value = u.Update;
+                    written = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+                if (written == 0)
+                {
+                    (refused ??= []).Add(i);
+                }
             }
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
-        }).ConfigureAwait(false);
+            return refused is null ? AppendResult.AllWritten : new AppendResult(refused);
+        });
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
@@ -61,11 +83,19 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             return result;
         });
 
-    public Task SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken) =>
-        Wrap(async () =>
+    public Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return Wrap(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var tx = connection.BeginTransaction(deferred: false);
+            if (await SqliteEpochs.CurrentAsync(connection, tx, StoreKeys.RootOf(snapshot.ResourceId), cancellationToken).ConfigureAwait(false) != snapshot.Epoch)
+            {
+                return StoreWrite.Fenced;
+            }
             await using var insert = connection.CreateCommand();
+            insert.Transaction = tx;
             insert.CommandText = """
                 INSERT INTO doc_snapshots (resource_id, revision, ts_ms, state) VALUES ($resource, $revision, $ts, $state)
                 ON CONFLICT (resource_id, revision) DO NOTHING
@@ -75,8 +105,10 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             insert.Parameters.AddWithValue("$ts", snapshot.Timestamp.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$state", snapshot.State);
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return StoreWrite.Written;
         });
+    }
 
     public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>
         Wrap(async () =>

@@ -157,5 +157,5 @@ public static class DocumentEndpoints
 
     private static IResult Reply(HttpContext http, EntityReply reply) => reply.Error is { } e
         ? Problems.Result(http, e.Code == ErrorCodes.ValidationFailed ? StatusCodes.Status400BadRequest : StatusCodes.Status503ServiceUnavailable, e.Code, e.Message)
-        : Results.Json(reply.Data);
+        : Results.Json((object?)reply.Data); // the runtime type, not the IReplyData interface
 }

@@ -229,7 +229,7 @@ public sealed partial class CollabHub(
                 $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
         }
         return await SendAsync(resourceId, update.RequestId,
-            new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
+            new SetDocumentField(resourceId, CurrentSession().Member, update.Field, RawJson.From(update.Value), update.Revision)).ConfigureAwait(false);
     }
 
     private (int Bytes, string Setting) UpdateLimit => (documentOptions.Value.MaxUpdateBytes, "Collab:Documents:MaxUpdateBytes");
@@ -282,7 +282,7 @@ public sealed partial class CollabHub(
             .ConfigureAwait(false);
         var now = time.GetUtcNow();
         return reply.Error is { } error
-            ? ApiResponse.Fail(requestId, now, error)
+            ? ApiResponse.Fail(requestId, now, error.ToWire())
             : ApiResponse.Ok(requestId, now, reply.Data, reply.NewRevision);
     }
 

@@ -1,4 +1,5 @@
 using CollabAkka.Entities.Routing;
+using CollabAkka.Messages.Entity;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
 
@@ -27,10 +28,11 @@ public sealed partial class SignalREventSink(
         {
             return;
         }
-        var send = hub.Clients.Clients(ids).SendAsync(broadcast.EventName, broadcast.Payload);
+        var wire = broadcast.Event.ToWire();
+        var send = hub.Clients.Clients(ids).SendAsync(wire.Event, wire);
         if (!send.IsCompletedSuccessfully)
         {
-            _ = ObserveAsync(send, broadcast.EventName);
+            _ = ObserveAsync(send, wire.Event);
         }
     }
 

@@ -1,0 +1,134 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Akka.Remote.Hosting;
+using CollabAkka.Entities.Resources;
+using CollabAkka.Entities.Routing;
+using CollabAkka.Entities.Serialization;
+using CollabAkka.Messages.Entity;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CollabAkka.Node.Hosting;
+
+/// <summary>Akka.NET remoting and cluster settings of a node (<c>Collab:Cluster</c>).</summary>
+public sealed class ClusterSettings
+{
+    /// <summary>Address the node's remoting binds to. Default loopback: the embedded node talks to nobody.</summary>
+    public string Hostname { get; set; } = "127.0.0.1";
+
+    /// <summary>Address other nodes reach this one at (default: <see cref="Hostname"/>).</summary>
+    public string? PublicHostname { get; set; }
+
+    /// <summary>Remoting port; 0 picks a free one (fine for a node that joins only itself).</summary>
+    public int Port { get; set; }
+
+    /// <summary>Seed node addresses (<c>akka.tcp://collab@host:port</c>); empty: the node forms a one-node cluster with itself.</summary>
+    public string[] SeedNodes { get; set; } = [];
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 ||
+            SeedNodes.Any(s => !s.StartsWith($"akka.tcp://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
+        {
+            throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
+                [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like akka.tcp://{AkkaHosting.SystemName}@host:port."]);
+        }
+    }
+}
+
+/// <summary>Marker for the resource shard region in Akka.Hosting's registry.</summary>
+public sealed class ResourceRegion;
+
+/// <summary>
+/// The node's ActorSystem through Akka.Hosting, configured from our options (no HOCON file): remoting, cluster (a
+/// one-node cluster that joins itself unless seed nodes are given), the resource shard region, our serializer for
+/// every cross-node message, and Akka's logs through Serilog (Akka.Logger.Serilog).
+/// </summary>
+public static class AkkaHosting
+{
+    public const string SystemName = "collab";
+
+    public static IServiceCollection AddCollabAkka(this IServiceCollection services, ClusterSettings cluster, EntityOptions entities, string nodeId)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(entities);
+        services.AddSingleton<EntityCensus>();
+        services.AddAkka(SystemName, (builder, sp) =>
+        {
+            var census = sp.GetRequiredService<EntityCensus>();
+            builder
+                .ConfigureLoggers(loggers =>
+                {
+                    loggers.ClearLoggers();
+                    loggers.AddSerilogLogging();
+                })
+                .AddHocon("akka.actor.serialize-messages = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend)
+                .WithRemoting(new RemoteOptions
+                {
+                    HostName = cluster.Hostname,
+                    PublicHostName = cluster.PublicHostname ?? cluster.Hostname,
+                    Port = cluster.Port,
+                })
+                .WithClustering(new ClusterOptions
+                {
+                    SeedNodes = cluster.SeedNodes.Length > 0 ? cluster.SeedNodes : null,
+                    Roles = [NodeRole(nodeId)],
+                })
+                .WithCustomSerializer("collab", [typeof(ICollabMessage)], system => new CollabMessageSerializer(system))
+                .WithShardRegion<ResourceRegion>(ShardNames.Resources,
+                    (_, _) => entityId => ResourceEntityActor.PropsFor(entityId, sp.GetRequiredService<EntityRuntime>(), census),
+                    new ResourceMessageExtractor(entities.ShardCount),
+                    new ShardOptions
+                    {
+                        // Entities decide themselves when they may stop (no members, no locks, nothing uncommitted):
+                        // the region's own idle timer would drop people who are only reading.
+                        ShouldPassivateIdleEntities = false,
+                        RememberEntities = false,
+                        HandOffStopMessage = HandOffStop.Instance,
+                    })
+                .AddStartup((system, _) =>
+                {
+                    if (cluster.SeedNodes.Length == 0)
+                    {
+                        var self = Cluster.Get(system);
+                        self.Join(self.SelfAddress);
+                    }
+                });
+        });
+        services.AddSingleton<IEntityRouter>(sp =>
+        {
+            var region = sp.GetRequiredService<IRequiredActor<ResourceRegion>>();
+            return new ShardedEntityRouter(ct => region.GetAsync(ct), entities, sp.GetRequiredService<EntityCensus>());
+        });
+        return services;
+    }
+
+    /// <summary>The cluster role that names a node's id, so a member maps to the node id in audit records and recipients.</summary>
+    public static string NodeRole(string nodeId) => "node-" + nodeId;
+
+    /// <summary>Node id from settings, else the one kept in the data directory (created on first start).</summary>
+    public static string ResolveNodeId(string? configured, string dataDir)
+    {
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return IsValidNodeId(configured) ? configured
+                : throw new OptionsValidationException("Collab:NodeId", typeof(CollabOptions),
+                    ["Collab:NodeId: 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'."]);
+        }
+        var file = Path.Combine(dataDir, "node-id");
+        if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } stored && IsValidNodeId(stored))
+        {
+            return stored;
+        }
+        var host = new string(Environment.MachineName.ToLowerInvariant().Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(40).ToArray());
+        var created = $"{(host.Length > 0 ? host : "node")}-{Guid.NewGuid().ToString("N")[..6]}";
+        File.WriteAllText(file, created);
+        return created;
+    }
+
+    private static bool IsValidNodeId(string id) =>
+        id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+}
