@@ -86,7 +86,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
             _log.Error(failed.Cause, "Entity {0} could not be activated; waiting callers get UNAVAILABLE.", _entity.Root.Value);
             Become(() => Failed(failed.Cause));
             Stash.UnstashAll();
-            RequestStop();
+            Context.Parent.Tell(new Passivate(HandOffStop.Instance)); // stays Failed until the stop arrives
         });
         Receive<HandOffStop>(_ => Stash.Stash());
         ReceiveAny(_ => Stash.Stash());
@@ -106,6 +106,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
         Receive<HandOffStop>(_ =>
         {
             // The region moves this shard (rebalance, or this node leaving): drain the commits, then stop.
+            _log.Info("Entity {0} is handed off; {1} commits to drain first.", _entity.Root.Value, _waiting.Count);
             _handOffReceived = true;
             Become(Stopping);
             TryStop();

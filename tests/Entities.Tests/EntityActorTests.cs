@@ -1,0 +1,264 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using CollabAkka.Entities.Resources;
+using CollabAkka.Messages;
+using CollabAkka.Messages.Entity;
+using CollabAkka.Messages.Wire;
+
+namespace CollabAkka.Entities.Tests;
+
+/// <summary>
+/// The sharded entity actor in a real one-node cluster: activation, stash, passivation, hand-off, lock timers on the
+/// product's clock, and epoch fencing, against real SQLite stores.
+/// </summary>
+public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarness.Config), IAsyncLifetime
+{
+    private EntityHarness _h = null!;
+
+    public async Task InitializeAsync() => _h = await EntityHarness.StartAsync(Sys);
+
+    public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    private static ResourceId Tab(string root) => ResourceId.Parse(root + "/tab:a");
+
+    private static string NewRoot() => "document:" + Guid.NewGuid().ToString("N")[..10];
+
+    private async Task<ResourceStateView> StateAsync(string root) =>
+        (ResourceStateView)(await _h.AskAsync(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)))).Data!;
+
+    [Fact]
+    public async Task ActivationClaimsANewEpochAndRestoresTheLocksOfTheRoot()
+    {
+        var root = NewRoot();
+        var earlier = await _h.Locks.ClaimAsync(root, "node-earlier", default);
+        var now = _h.Clock.GetUtcNow();
+        await _h.Locks.SaveAsync(new LockRecord(Tab(root).Value, "L1", "bob", "Dr. Bob", "doctor", "s", now, now.AddMinutes(5), 4,
+            TimeSpan.FromMinutes(5)), earlier.Epoch, default);
+
+        var state = await StateAsync(root);
+
+        var restored = Assert.Single(state.Locks);
+        Assert.Equal(("L1", 4L, "bob"), (restored.LockId, restored.FencingToken, restored.Holder.UserId));
+        Assert.Equal(earlier.Epoch + 1, await _h.StoredEpochAsync(root));
+    }
+
+    [Fact]
+    public async Task WhenActivationFailsEveryWaitingCallerIsRefusedAndTheNextMessageActivatesAfresh()
+    {
+        var root = NewRoot();
+        _h.Locks.FailClaims = 1;
+        var gate = new TaskCompletionSource();
+        _h.Locks.ClaimGate = gate;
+        var first = _h.AskAsync(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)));
+        var second = _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Viewer));
+        await AwaitConditionAsync(() => _h.Locks.Claims >= 1);
+        gate.SetResult();
+
+        foreach (var refused in await Task.WhenAll(first, second))
+        {
+            Assert.Equal(ErrorCodes.Unavailable, refused.Error?.Code);
+            Assert.Contains("could not be loaded", refused.Error!.Message, StringComparison.Ordinal);
+        }
+        await _h.WaitStoppedAsync(root);
+
+        var joined = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Viewer));
+        Assert.True(joined.Success, joined.Error?.Message);
+        Assert.Equal(2, _h.Locks.Claims);
+    }
+
+    [Fact]
+    public async Task MessagesArrivingWhileTheEntityActivatesAreStashedAndHandledInOrder()
+    {
+        var root = NewRoot();
+        var gate = new TaskCompletionSource();
+        _h.Locks.ClaimGate = gate;
+        var joins = Enumerable.Range(0, 5)
+            .Select(i => _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member($"c{i}", $"user{i}"), JoinMode.Viewer)))
+            .ToList();
+        var state = _h.AskAsync(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)));
+        await AwaitConditionAsync(() => _h.Locks.Claims == 1);
+        Assert.False(state.IsCompleted); // held while the root is being claimed
+        gate.SetResult();
+
+        var replies = await Task.WhenAll(joins);
+        Assert.All(replies, r => Assert.True(r.Success, r.Error?.Message));
+        var users = ((JoinResult)replies[^1].Data!).Users.Select(u => u.UserId);
+        Assert.Equal(["user0", "user1", "user2", "user3", "user4"], users); // in arrival order
+        Assert.Equal(5, ((ResourceStateView)(await state).Data!).TotalUsers); // asked after the joins, answered after them
+    }
+
+    [Fact]
+    public async Task AnIdleEntityIsPassivatedByItsRegionAndMessagesRacingThePassivationAreNotLost()
+    {
+        var root = NewRoot();
+        await StateAsync(root);
+        var epoch = await _h.StoredEpochAsync(root);
+
+        // Past PassivateAfter: the next sweep passivates; joins sent right behind it race the stop.
+        _h.Clock.Advance(TimeSpan.FromMinutes(3));
+        var joins = Enumerable.Range(0, 20)
+            .Select(i => _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member($"c{i}", $"user{i}"), JoinMode.Viewer)))
+            .ToList();
+
+        var replies = await Task.WhenAll(joins);
+        Assert.All(replies, r => Assert.True(r.Success, r.Error?.Message));
+        var state = await StateAsync(root);
+        Assert.Equal(20, state.TotalUsers); // every join landed in the incarnation that answers now
+        Assert.Equal(epoch + 1, await _h.StoredEpochAsync(root)); // the entity was passivated and activated again
+    }
+
+    [Fact]
+    public async Task AnEntityWithMembersIsNotPassivatedHoweverLongItIsQuiet()
+    {
+        var root = NewRoot();
+        await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Viewer));
+        var epoch = await _h.StoredEpochAsync(root);
+        for (var i = 0; i < 10; i++)
+        {
+            _h.Clock.Advance(TimeSpan.FromMinutes(3));
+        }
+        Assert.Equal(1, (await StateAsync(root)).TotalUsers);
+        Assert.Equal(epoch, await _h.StoredEpochAsync(root));
+    }
+
+    [Fact]
+    public async Task AHandOffWaitsForUncommittedUpdatesBeforeTheEntityStops()
+    {
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        var joined = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor));
+        Assert.Equal("editor", ((JoinResult)joined.Data!).Mode);
+        _h.Documents.AppendGate = new TaskCompletionSource();
+        var update = _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, TextUpdate("hello")), TimeSpan.FromSeconds(20));
+        await _h.Documents.AppendStarted;
+
+        // The region hands every shard off (as when this node leaves); the entity must drain its commit first.
+        await EventFilter.Info(contains: "is handed off; 1 commits to drain").ExpectOneAsync(() => _h.Region.Tell(GracefulShutdown.Instance));
+        Assert.Contains(root, _h.Census.Roots); // it got the stop message and is still alive
+        Assert.False(update.IsCompleted);
+
+        _h.Documents.AppendGate.SetResult();
+        var ack = await update;
+        Assert.True(ack.Success, ack.Error?.Message);
+        Assert.Equal(1, ((DocUpdateAck)ack.Data!).Revision);
+        await _h.WaitStoppedAsync(root);
+        Assert.Single(await _h.Documents.ReadUpdatesAsync(Tab(root).Value, 0, null, default));
+    }
+
+    [Fact]
+    public async Task ALockExpiresOnTheProductsClockAndEveryoneHearsLockExpired()
+    {
+        var root = NewRoot();
+        var joined = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Editor));
+        var granted = ((JoinResult)joined.Data!).Lock!;
+        _h.Clock.Advance(granted.ExpiresAt - _h.Clock.GetUtcNow() + TimeSpan.FromSeconds(1));
+
+        var expired = await _h.Events.WaitForAsync(EventNames.LockExpired);
+        Assert.Equal(granted.LockId, ((LockEndedPayload)expired.Event.Payload).LockId);
+        Assert.Empty((await StateAsync(root)).Locks);
+        Assert.Empty((await _h.Locks.LoadAsync(root, default)).Locks);
+    }
+
+    [Fact]
+    public async Task ALockTimerTickIsNotLostBehindAFullMailbox()
+    {
+        // Before: a tick posted while 10,000 messages waited was dropped and the lock outlived its TTL silently.
+        var root = NewRoot();
+        var joined = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Editor));
+        var granted = ((JoinResult)joined.Data!).Lock!;
+        for (var i = 0; i < 20_000; i++)
+        {
+            _h.Tell(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)));
+        }
+        _h.Clock.Advance(granted.ExpiresAt - _h.Clock.GetUtcNow() + TimeSpan.FromSeconds(1));
+
+        var expired = await _h.Events.WaitForAsync(EventNames.LockExpired, TimeSpan.FromSeconds(30));
+        Assert.Equal(granted.LockId, ((LockEndedPayload)expired.Event.Payload).LockId);
+    }
+
+    [Fact]
+    public async Task ADisconnectBehindABusyMailboxLeavesNoGhostAndTheEntityPassivates()
+    {
+        // Before: a DisconnectMember refused by a full mailbox left a member no connection owned, and the entity never stopped.
+        var root = NewRoot();
+        await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Editor));
+        for (var i = 0; i < 20_000; i++)
+        {
+            _h.Tell(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)));
+        }
+        _h.Tell(ResourceId.Parse(root), new DisconnectMember("c1", "connection_lost"));
+        var state = await StateAsync(root);
+        Assert.Equal(0, state.TotalUsers);
+
+        // The lock is in its grace period; once it ends and the entity is idle long enough, the region stops it.
+        _h.Clock.Advance(TimeSpan.FromMinutes(1));
+        await AwaitConditionAsync(async () => (await _h.Locks.LoadAsync(root, default)).Locks.Count == 0);
+        _h.Clock.Advance(TimeSpan.FromMinutes(3));
+        await _h.WaitStoppedAsync(root);
+    }
+
+    [Fact]
+    public async Task ASecondIncarnationFencesTheFirstWhichStopsAndTheNextMessageReachesANewOne()
+    {
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        var joined = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor));
+        var granted = ((JoinResult)joined.Data!).Lock!;
+        var firstEpoch = await _h.StoredEpochAsync(root);
+
+        // Another node claims the root (a hand-off or split left two incarnations for a moment).
+        var other = await _h.Locks.ClaimAsync(root, "node-other", default);
+        Assert.Equal(firstEpoch + 1, other.Epoch);
+
+        var update = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, TextUpdate("late")));
+        Assert.Equal(ErrorCodes.Unavailable, update.Error?.Code);
+        Assert.Contains("moved", update.Error!.Message, StringComparison.Ordinal);
+        Assert.Empty(await _h.Documents.ReadUpdatesAsync(Tab(root).Value, 0, null, default)); // the late write was refused
+        await _h.WaitStoppedAsync(root);
+
+        // The lock the first incarnation granted is still in the store; the next message meets a fresh incarnation.
+        var state = await StateAsync(root);
+        Assert.Equal(granted.LockId, Assert.Single(state.Locks).LockId);
+        Assert.Equal(other.Epoch + 1, await _h.StoredEpochAsync(root));
+    }
+
+    [Fact]
+    public async Task AFencedLockReleaseIsRefusedAndChangesNothing()
+    {
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor));
+        await _h.Locks.ClaimAsync(root, "node-other", default);
+
+        var released = await _h.AskAsync(Tab(root), new ReleaseLock(Tab(root), editor));
+
+        Assert.Equal(ErrorCodes.Unavailable, released.Error?.Code);
+        Assert.Single((await _h.Locks.LoadAsync(root, default)).Locks);
+        Assert.DoesNotContain(_h.Events.Snapshot(), e => e.Event.Event == EventNames.LockReleased);
+        await _h.WaitStoppedAsync(root);
+    }
+
+    private static byte[] TextUpdate(string text)
+    {
+        var doc = new Yjs.YDoc();
+        byte[]? update = null;
+        doc.UpdateProduced += (_, e) => update = e.Update;
+        doc.Transact(() => doc.GetText("body").Insert(0, text));
+        return update!;
+    }
+
+    private static Task AwaitConditionAsync(Func<bool> condition) => AwaitConditionAsync(() => Task.FromResult(condition()));
+
+    private static async Task AwaitConditionAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Condition not met.");
+            }
+            await Task.Delay(10);
+        }
+    }
+}
