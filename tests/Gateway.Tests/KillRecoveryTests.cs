@@ -6,12 +6,14 @@ namespace CollabAkka.Gateway.Tests;
 public sealed class KillRecoveryTests
 {
     [Fact]
-    public async Task NoAcknowledgedUpdateIsLostWhenTheNodeIsKilledRightAfterAcknowledging()
+    public async Task NoAcknowledgedUpdateOrLockGrantIsLostWhenTheNodeIsKilledRightAfterAcknowledging()
     {
         var dataDir = Directory.CreateTempSubdirectory("collab-kill-").FullName;
         var doc = "patient-chart:kill-9";
         var expected = "";
         var acknowledged = new List<long>();
+        var lockDoc = "document:kill-9-locks/tab:plan";
+        long? grantedToken = null;
         try
         {
             for (var round = 0; round < 20; round++)
@@ -20,6 +22,26 @@ public sealed class KillRecoveryTests
                 // The same clinician each time: the lock restored after the crash is theirs again on rejoin.
                 var editor = await SimulatedEditor.OpenAsync(await node.ConnectAsync("typist"), doc);
                 Assert.Equal(expected, editor.Doc.GetText("notes").ToString()); // everything acknowledged before is here
+
+                // The lock granted (and acknowledged) before the last kill is still held, with its token; the next
+                // grant after releasing it takes a larger token (none is ever handed out twice).
+                var locker = await node.ConnectAsync("locker");
+                var rejoined = await locker.JoinAsync(lockDoc, "editor");
+                Assert.True(rejoined.Success, rejoined.Error?.Message);
+                var held = rejoined.Data.GetProperty("lock");
+                if (grantedToken is { } previous)
+                {
+                    Assert.Equal(previous, held.GetProperty("fencingToken").GetInt64());
+                    Assert.True((await locker.ReleaseLockAsync(lockDoc)).Success);
+                    var regranted = await locker.AcquireLockAsync(lockDoc);
+                    Assert.True(regranted.Success, regranted.Error?.Message);
+                    Assert.True(regranted.Data.GetProperty("fencingToken").GetInt64() > previous);
+                    grantedToken = regranted.Data.GetProperty("fencingToken").GetInt64();
+                }
+                else
+                {
+                    grantedToken = held.GetProperty("fencingToken").GetInt64();
+                }
 
                 // A burst of edits sent without waiting for each other, then kill -9 the moment the last is acknowledged.
                 var sends = new List<Task<HubResponse>>();
