@@ -1,7 +1,8 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text.Json;
 using CollabAkka.Messages;
-using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -63,14 +64,25 @@ public sealed class CollabTestClient : IAsyncDisposable
     /// <summary>Starts without waiting for <c>connected</c> (for refusals that close the connection at once).</summary>
     public static async Task<CollabTestClient> StartAsync(Uri baseUrl, string? token, CancellationToken cancellationToken = default)
     {
-        var builder = new HubConnectionBuilder();
-        builder.Services.AddSingleton<IConnectionFactory>(new WebSocketConnectionFactory(() => Task.FromResult(token)));
-        builder.Services.AddSingleton<EndPoint>(new UriEndPoint(new Uri(baseUrl, "/hubs/collab")));
-        var connection = builder.Build();
+        // The real SignalR .NET client over WebSockets, the token as access_token (what browsers send), no negotiate
+        // round trip: the upgrade request itself is authenticated, so a refusal is its HTTP status.
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(baseUrl, "/hubs/collab"), HttpTransportType.WebSockets, o =>
+            {
+                o.SkipNegotiation = true;
+                o.AccessTokenProvider = () => Task.FromResult(token);
+                o.WebSocketConfiguration = ws => ws.CollectHttpResponseDetails = true;
+            })
+            .Build();
         var client = new CollabTestClient(connection);
         try
         {
             await connection.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (WebSocketException ex) when (RefusalStatus(ex) is { } status)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new HubConnectRefusedException(status, ex);
         }
         catch
         {
@@ -78,6 +90,13 @@ public sealed class CollabTestClient : IAsyncDisposable
             throw;
         }
         return client;
+    }
+
+    // "The server returned status code '401' when status code '101' was expected."
+    private static HttpStatusCode? RefusalStatus(WebSocketException ex)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(ex.Message, @"status code '(\d{3})'");
+        return match.Success ? (HttpStatusCode)int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     private sealed class ReceivedEvent(string name, JsonElement body)
