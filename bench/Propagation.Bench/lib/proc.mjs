@@ -1,0 +1,74 @@
+// What /proc says about a process and about the machine: CPU (utime + stime of every thread), resident memory, the
+// machine's busy time and load average. Linux only; on other systems the figures are NaN.
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const clockTicks = (() => { try { return Number(execSync('getconf CLK_TCK').toString().trim()) || 100; } catch { return 100; } })();
+
+/** CPU time of a process (all threads, not its children), in ms. */
+export function procCpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // utime + stime
+  } catch { return NaN; }
+}
+
+/** VmRSS (now) and VmHWM (peak resident set since start) of a process, in MiB. */
+export function procMemMiB(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key) => { const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(status); return m ? Number(m[1]) / 1024 : NaN; };
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch { return { rss: NaN, peak: NaN }; }
+}
+
+/** The machine's CPU time since boot, in ms: busy (user, nice, system, irq, softirq) and steal. */
+export function machineCpuMs() {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: ((user + nice + system + irq + softirq) * 1000) / clockTicks, steal: ((steal ?? 0) * 1000) / clockTicks };
+  } catch { return { busy: NaN, steal: NaN }; }
+}
+
+/** The 1-minute load average and the number of runnable tasks (/proc/loadavg). */
+export function loadAvg() {
+  try {
+    const [one, five, , running] = fs.readFileSync('/proc/loadavg', 'utf8').trim().split(/\s+/);
+    return { one: Number(one), five: Number(five), running: Number(running.split('/')[0]) };
+  } catch { return { one: NaN, five: NaN, running: NaN }; }
+}
+
+/** A snapshot of the CPU counters a run's window is measured between. */
+export function sample(serverPid, generatorPids) {
+  return {
+    at: performance.now(),
+    server: serverPid ? procCpuMs(serverPid) : NaN,
+    generator: generatorPids.map(procCpuMs),
+    machine: machineCpuMs(),
+    load: loadAvg(),
+  };
+}
+
+/** CPU used between two snapshots, in cores (1.0 = one core busy for the whole window). */
+export function window(a, b) {
+  const ms = b.at - a.at;
+  const server = (b.server - a.server) / ms;
+  const perProcess = b.generator.map((v, i) => (v - a.generator[i]) / ms);
+  const generator = perProcess.reduce((x, y) => x + y, 0);
+  const busy = (b.machine.busy - a.machine.busy) / ms;
+  return {
+    seconds: ms / 1000,
+    serverCores: server,
+    generatorCores: generator,
+    generatorMaxProcessCores: Math.max(...perProcess),
+    generatorPerProcess: perProcess,
+    machineBusyCores: busy,
+    stealCores: (b.machine.steal - a.machine.steal) / ms,
+    // Everything else on the machine: other engineers' builds and tests, the kernel, this script's own parent shell.
+    othersCores: Math.max(0, busy - (Number.isNaN(server) ? 0 : server) - generator),
+    loadStart: a.load,
+    loadEnd: b.load,
+  };
+}
