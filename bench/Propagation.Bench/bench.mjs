@@ -240,10 +240,15 @@ function verdict(f) {
   return 'ok';
 }
 
-/** Ramp: the highest total rate whose step passed. */
+/** Ramp: the highest total rate whose step passed (NaN-free: 0 when none did). */
 function ceiling(session) {
   const ok = session.steps.filter((s) => s.verdict === 'ok');
   return ok.length ? ok[ok.length - 1].rateTotal : 0;
+}
+/** The ceiling as text: ">= N" when even the last step passed (the server's ceiling is above the ramp). */
+function ceilingText(session) {
+  const c = ceiling(session);
+  return session.steps.length === o.steps.length && session.steps.at(-1).verdict === 'ok' ? `>= ${c}` : String(c);
 }
 
 // ---- printing ----
@@ -335,7 +340,7 @@ function printRunTable(o, sessions) {
     console.log('|---:|---|---:|---|---|---:|---|');
     sessions.forEach((s, i) => {
       const last = s.steps.at(-1);
-      console.log(`| ${i + 1} | ${name(s)} | ${ceiling(s)} | ${s.steps.filter((x) => x.verdict === 'ok').map((x) => x.rateTotal).join(', ') || '-'} | ${last.rateTotal}/s: ${last.verdict}, p99 ${fmt(last.propagationMs.p99, 0)} | ${fmt(Math.max(...s.steps.map((x) => x.cpu.othersCores)), 2)} | ${[...new Set(s.steps.flatMap((x) => x.marks))].join('+') || 'ok'} |`);
+      console.log(`| ${i + 1} | ${name(s)} | ${ceilingText(s)} | ${s.steps.filter((x) => x.verdict === 'ok').map((x) => x.rateTotal).join(', ') || '-'} | ${last.rateTotal}/s: ${last.verdict}, p99 ${fmt(last.propagationMs.p99, 0)} | ${fmt(Math.max(...s.steps.map((x) => x.cpu.othersCores)), 2)} | ${[...new Set(s.steps.flatMap((x) => x.marks))].join('+') || 'ok'} |`);
     });
     return;
   }
@@ -366,7 +371,7 @@ for (let round = 1; round <= o.rounds; round++) {
       console.log(`\n== ${target} round ${round} FAILED: ${e.message}`);
       continue;
     }
-    if (o.ramp) console.log(`  ceiling: ${ceiling(s)} inserts/s at p99 <= ${RAMP_P99_MS} ms; converged ${s.converged}/${s.docs}; peak RSS ${fmt(s.peakRssMiB, 0)} MiB`);
+    if (o.ramp) console.log(`  ceiling: ${ceilingText(s)} inserts/s at p99 <= ${RAMP_P99_MS} ms; converged ${s.converged}/${s.docs}; peak RSS ${fmt(s.peakRssMiB, 0)} MiB`);
     else printRun(s);
     sessions.push(s);
     if (o.json) fs.writeFileSync(o.json, JSON.stringify({ options: o, sessions: sessions.map(strip) }, null, 2));

@@ -18,6 +18,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 const fromWire = (v) => (typeof v === 'string' ? new Uint8Array(Buffer.from(v, 'base64')) : new Uint8Array(v));
 const TOKEN = /\[(\d+)\.(\d+)\]/g;
+// MessagePack hub protocol: a .NET server may write its DTOs' property names as declared (PascalCase) unless it maps
+// them; read either spelling so the generator works with both until the server's MessagePack contract is settled.
+const pick = (o, k) => o?.[k] ?? o?.[k[0].toUpperCase() + k.slice(1)];
 
 let msgpackProtocol = null;
 async function hubProtocol(name) {
@@ -132,17 +135,17 @@ export class CollabClient extends BenchClient {
     this.requests = 0;
     const connected = new Promise((resolve) => this.connection.on('connected', resolve));
     this.connection.on('doc:update', (b) => {
-      if (b.resourceId === this.docName) Y.applyUpdate(this.doc, fromWire(b.payload.update), 'remote');
+      if (pick(b, 'resourceId') === this.docName) Y.applyUpdate(this.doc, fromWire(pick(pick(b, 'payload'), 'update')), 'remote');
     });
     this.connection.onclose(() => { if (!this.closing) this.tracker.error('connection closed'); });
     this.doc.on('update', (update, _origin, _doc, tr) => { if (tr.local) this.#send(update, this.current); });
     await this.connection.start();
     await connected;
     const joined = await this.#invoke('resource:join', { resourceId: this.docName, mode: 'editor' });
-    if (!joined.success) throw new Error(`join ${this.docName}: ${JSON.stringify(joined.error)}`);
+    if (!pick(joined, 'success')) throw new Error(`join ${this.docName}: ${JSON.stringify(joined.error)}`);
     const r = await this.#invoke('doc:sync', { resourceId: this.docName, stateVector: this.encode(Y.encodeStateVector(this.doc)) });
-    if (!r.success) throw new Error(`sync ${this.docName}: ${JSON.stringify(r.error)}`);
-    Y.applyUpdate(this.doc, fromWire(r.data.update), 'remote');
+    if (!pick(r, 'success')) throw new Error(`sync ${this.docName}: ${JSON.stringify(r.error)}`);
+    Y.applyUpdate(this.doc, fromWire(pick(pick(r, 'data'), 'update')), 'remote');
   }
 
   #invoke(method, body) {
@@ -153,7 +156,7 @@ export class CollabClient extends BenchClient {
     this.#invoke('doc:update', { resourceId: this.docName, update: this.encode(update) }).then(
       (r) => {
         const now = performance.now();
-        if (r.success) { if (entry) this.tracker.acked(entry, now); } else this.tracker.error(r.error?.code ?? 'error');
+        if (pick(r, 'success')) { if (entry) this.tracker.acked(entry, now); } else this.tracker.error(pick(pick(r, 'error'), 'code') ?? 'error');
       },
       (err) => this.tracker.error(`invoke: ${String(err.message).slice(0, 60)}`),
     );
