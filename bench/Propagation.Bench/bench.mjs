@@ -21,8 +21,11 @@
 //     --node-dll PATH   the node to start (default src/Node/bin/Release/net10.0/CollabAkka.Node.dll)
 //     --node-arg K=V    extra node configuration, repeatable
 //     --data-root DIR   where the node's temporary data directory is made (default: the system temp folder)
+//     --pg-dir DIR      collab-pg: the cluster's data directory, to measure PostgreSQL's CPU (default $COLLAB_PG_DIR
+//                       or /tmp/collab-pg, as scripts/pg.sh; counted only if it listens on $COLLAB_TEST_PG's port)
 //     --collab-url URL  use a running node instead of starting one (no server CPU or memory figures)
 //     --json FILE       also write every result as JSON
+//     --report F[,F...] print the tables again from --json files (marks recomputed with the current thresholds)
 //
 // How it measures: bench/README.md. Every server runs in its own process; the generator is this process plus
 // --workers forked workers (worker.mjs), each driving whole documents (all members of a document in one process, so
@@ -51,7 +54,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function parseArgs(argv) {
   const o = {
     scenario: '100', targets: ['collab', 'hocuspocus'], rounds: 1, workers: null, protocol: 'json', updateEncoding: null, waitQuiet: 0,
-    dataRoot: os.tmpdir(), nodeDll: path.join(repoRoot, 'src/Node/bin/Release/net10.0/CollabAkka.Node.dll'), nodeArgs: [], collabUrl: null, json: null,
+    pgDir: process.env.COLLAB_PG_DIR ?? '/tmp/collab-pg', dataRoot: os.tmpdir(), nodeDll: path.join(repoRoot, 'src/Node/bin/Release/net10.0/CollabAkka.Node.dll'), nodeArgs: [], collabUrl: null, json: null,
   };
   const over = {};
   for (let i = 0; i < argv.length; i++) {
@@ -73,8 +76,10 @@ function parseArgs(argv) {
       case '--node-dll': o.nodeDll = path.resolve(next()); break;
       case '--node-arg': o.nodeArgs.push(next()); break;
       case '--data-root': o.dataRoot = next(); break;
+      case '--pg-dir': o.pgDir = next(); break;
       case '--collab-url': o.collabUrl = next(); break;
       case '--json': o.json = next(); break;
+      case '--report': o.report = next().split(','); break;
       case '-h': case '--help': console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n')); process.exit(0); break;
       default: throw new Error(`Unknown option ${argv[i]} (--help)`);
     }
@@ -191,8 +196,8 @@ async function measureStep(o, server, workers, rate) {
   const pids = [process.pid, ...workers.map((w) => w.proc.pid)];
   const t0 = startAt - performance.timeOrigin;
   let a = null; let b = null;
-  setTimeout(() => { a = sample(server.pid, pids); }, t0 + warmupMs - performance.now());
-  setTimeout(() => { b = sample(server.pid, pids); }, t0 + warmupMs + durationMs - performance.now());
+  setTimeout(() => { a = sample(server.pid, pids, server.storePid); }, t0 + warmupMs - performance.now());
+  setTimeout(() => { b = sample(server.pid, pids, server.storePid); }, t0 + warmupMs + durationMs - performance.now());
   const drainMs = o.ramp ? 5000 : 20000;
   const parts = await Promise.all(workers.map((w) => w.request({ type: 'step', startAt, rate, warmupMs, durationMs, drainMs })));
   const cpu = window(a, b);
@@ -222,6 +227,7 @@ async function measureStep(o, server, workers, rate) {
     loopDelayMaxMs: Math.max(...parts.map((p) => p.loopDelayMs.max)),
     cpu,
     serverCpuPerInsertMs: (cpu.serverCores * cpu.seconds * 1000) / (fullyDelivered || NaN),
+    storeCpuPerInsertMs: (cpu.storeCores * cpu.seconds * 1000) / (fullyDelivered || NaN),
     generatorCpuPerInsertMs: (cpu.generatorCores * cpu.seconds * 1000) / (sent || NaN),
     errors: merge('errors'),
     duplicates: sum('duplicates'),
@@ -263,7 +269,7 @@ function printRun(s) {
   console.log(row('propagation', f.propagationMs));
   console.log(row('ack', f.ackMs));
   console.log(`  delivery ${fmt(f.deliveryPercent, 3)} % (${f.deliveries}/${f.expectedDeliveries}; all delivered ${f.deliveredAfterMs === null ? 'NOT within the drain' : `${fmt(f.deliveredAfterMs, 0)} ms after the last send`}), acks ${f.ackMs.count}/${f.sent}, ${fmt(f.sentPerSecond, 0)} inserts/s in; converged ${s.converged}/${s.docs}${s.diverged.length ? ` (diverged: ${s.diverged.slice(0, 5).join(' ')})` : ''}`);
-  console.log(`  server: ${fmt(f.serverCpuPerInsertMs, 3)} ms CPU per delivered insert (${fmt(100 * f.cpu.serverCores, 0)} % of a core), peak RSS ${fmt(s.peakRssMiB, 0)} MiB = ${fmt(s.peakRssPerClientKiB, 0)} KiB per client (idle ${fmt(s.idleRssMiB, 0)} MiB, +${fmt(s.addedRssPerClientKiB, 0)} KiB per client)`);
+  console.log(`  server: ${fmt(f.serverCpuPerInsertMs, 3)} ms CPU per delivered insert (${fmt(100 * f.cpu.serverCores, 0)} % of a core)${Number.isNaN(f.cpu.storeCores) ? '' : ` + PostgreSQL ${fmt(f.storeCpuPerInsertMs, 3)} ms (${fmt(100 * f.cpu.storeCores, 0)} %)`}, peak RSS ${fmt(s.peakRssMiB, 0)} MiB = ${fmt(s.peakRssPerClientKiB, 0)} KiB per client (idle ${fmt(s.idleRssMiB, 0)} MiB, +${fmt(s.addedRssPerClientKiB, 0)} KiB per client)`);
   console.log(`  generator: ${fmt(f.cpu.generatorCores, 2)} cores (busiest worker ${fmt(100 * f.cpu.generatorMaxProcessCores, 0)} % of a core), timers late p99 ${fmt(f.latenessMs.p99, 1)} ms, event-loop delay p99 ${fmt(f.loopDelayP99Ms, 1)} max ${fmt(f.loopDelayMaxMs, 0)} ms`);
   console.log(`  machine: ${cores} cores, ${fmt(f.cpu.machineBusyCores, 2)} busy (others ${fmt(f.cpu.othersCores, 2)}, steal ${fmt(f.cpu.stealCores, 2)}; ${fmt(s.machineBusyBeforeCores, 2)} before the run), load ${f.cpu.loadStart.one} -> ${f.cpu.loadEnd.one}`);
   const problems = [];
@@ -288,6 +294,7 @@ function printStep(o, s, f, note = '') {
 const FIGURES = [
   ['server CPU per delivered insert (ms)', (s) => s.steps[0].serverCpuPerInsertMs, 3],
   ['server CPU (% of a core)', (s) => 100 * s.steps[0].cpu.serverCores, 0],
+  ['+ PostgreSQL CPU per insert (ms)', (s) => s.steps[0].storeCpuPerInsertMs, 3],
   ['propagation p50 (ms)', (s) => s.steps[0].propagationMs.p50, 2],
   ['propagation p99 (ms)', (s) => s.steps[0].propagationMs.p99, 1],
   ['propagation max (ms)', (s) => s.steps[0].propagationMs.max, 0],
@@ -327,8 +334,9 @@ function printComparison(o, sessions, label) {
     const cells = targets.map((t) => range(sessions.filter((s) => s.target === t).map(get), d));
     const ratios = peer ? others.map((t) => {
       const a = median(sessions.filter((s) => s.target === t).map(get)); const b = median(sessions.filter((s) => s.target === peer).map(get));
-      return b ? `${fmt(a / b, 2)}x` : '-';
+      return Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : '-';
     }) : [];
+    if (cells.every((c) => c === '-')) continue;
     console.log(`| ${[fig, ...cells, ...ratios].join(' | ')} |`);
   }
 }
@@ -357,6 +365,18 @@ function printRunTable(o, sessions) {
 const strip = (s) => ({ ...s, steps: s.steps.map((f) => ({ ...f })) });
 
 const o = parseArgs(process.argv.slice(2));
+if (o.report) {
+  const loaded = o.report.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+  Object.assign(o, { ...loaded[0].options, report: o.report });
+  o.targets = [...new Set(loaded.flatMap((l) => l.options.targets))];
+  const all = loaded.flatMap((l) => l.sessions);
+  for (const s of all) for (const f of s.steps) Object.assign(f, marks(f, cores));
+  printRunTable(o, all);
+  printComparison(o, all, 'all runs');
+  const unmarked = all.filter((s) => s.steps.every((f) => f.marks.length === 0));
+  if (unmarked.length > 0 && unmarked.length < all.length) printComparison(o, unmarked, 'unmarked runs only');
+  process.exit(0);
+}
 console.log(`Propagation.Bench: scenario ${o.scenario}, targets ${o.targets.join(',')}, rounds ${o.rounds}, ${o.clients} clients in ${o.docs} documents, ` +
   (o.ramp ? `steps ${o.steps.join(',')} inserts/s` : `${o.rate} inserts/s each`) + `, ${o.warmup} s + ${o.duration} s, ${o.workers} workers, protocol ${o.protocol}/${o.updateEncoding}; ` +
   `${cores} cores, node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -14,6 +14,22 @@ export function procCpuMs(pid) {
   } catch { return NaN; }
 }
 
+/** CPU time of a process and of all its descendants alive now (e.g. a PostgreSQL postmaster and its backends), in ms. */
+export function treeCpuMs(rootPid) {
+  const parent = new Map();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* exited */ }
+  }
+  const inTree = (pid) => { for (let p = pid, n = 0; p > 1 && n < 64; p = parent.get(p) ?? 0, n++) if (p === rootPid) return true; return false; };
+  let total = 0;
+  for (const pid of parent.keys()) if (inTree(pid)) { const v = procCpuMs(pid); if (!Number.isNaN(v)) total += v; }
+  return total;
+}
+
 /** VmRSS (now) and VmHWM (peak resident set since start) of a process, in MiB. */
 export function procMemMiB(pid) {
   try {
@@ -41,10 +57,11 @@ export function loadAvg() {
 }
 
 /** A snapshot of the CPU counters a run's window is measured between. */
-export function sample(serverPid, generatorPids) {
+export function sample(serverPid, generatorPids, storePid = null) {
   return {
     at: performance.now(),
     server: serverPid ? procCpuMs(serverPid) : NaN,
+    store: storePid ? treeCpuMs(storePid) : NaN,
     generator: generatorPids.map(procCpuMs),
     machine: machineCpuMs(),
     load: loadAvg(),
@@ -55,19 +72,21 @@ export function sample(serverPid, generatorPids) {
 export function window(a, b) {
   const ms = b.at - a.at;
   const server = (b.server - a.server) / ms;
+  const store = (b.store - a.store) / ms;
   const perProcess = b.generator.map((v, i) => (v - a.generator[i]) / ms);
   const generator = perProcess.reduce((x, y) => x + y, 0);
   const busy = (b.machine.busy - a.machine.busy) / ms;
   return {
     seconds: ms / 1000,
     serverCores: server,
+    storeCores: store, // the database server's processes (collab-pg), NaN when not measured
     generatorCores: generator,
     generatorMaxProcessCores: Math.max(...perProcess),
     generatorPerProcess: perProcess,
     machineBusyCores: busy,
     stealCores: (b.machine.steal - a.machine.steal) / ms,
     // Everything else on the machine: other engineers' builds and tests, the kernel, this script's own parent shell.
-    othersCores: Math.max(0, busy - (Number.isNaN(server) ? 0 : server) - generator),
+    othersCores: Math.max(0, busy - (Number.isNaN(server) ? 0 : server) - (Number.isNaN(store) ? 0 : store) - generator),
     loadStart: a.load,
     loadEnd: b.load,
   };

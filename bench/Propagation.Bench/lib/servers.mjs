@@ -60,6 +60,7 @@ async function startCollab(target, o) {
     if (!cs) throw new Error('collab-pg needs COLLAB_TEST_PG: export COLLAB_TEST_PG=$(bash scripts/pg.sh start)');
     storeArgs.push('--Collab:Store=postgres', `--ConnectionStrings:Collab=${cs}`);
   }
+  const storePid = store === 'postgres' ? postmasterPid(o.pgDir, process.env.COLLAB_TEST_PG) : null;
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(o.dataRoot, 'propagation-bench-'));
   const url = `http://127.0.0.1:${port}`;
@@ -70,9 +71,18 @@ async function startCollab(target, o) {
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   try { await waitHttp(`${url}/health`, proc, 'the node'); } catch (e) { proc.kill('SIGKILL'); throw new Error(`${e.message}\n${stderr}`); }
   return {
-    target, store, url, httpUrl: url, pid: proc.pid,
+    target, store, url, httpUrl: url, pid: proc.pid, storePid,
     stop: async () => { await stopProcess(proc); fs.rmSync(dataDir, { recursive: true, force: true }); },
   };
+}
+
+/** The postmaster of the cluster in pgDir when it listens on the connection string's port (else null: not ours to measure). */
+function postmasterPid(pgDir, connectionString) {
+  try {
+    const lines = fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n');
+    const port = /Port=(\d+)/i.exec(connectionString ?? '')?.[1] ?? '5432';
+    return lines[3]?.trim() === port ? Number(lines[0]) : null;
+  } catch { return null; }
 }
 
 async function startHocuspocus() {

@@ -45,7 +45,8 @@ export function marks(fig, cores) {
   if (starved.length) m.push('STARVED');
   const busy = [];
   if (fig.cpu.othersCores > LIMITS.othersCores) busy.push(`others ${fig.cpu.othersCores.toFixed(2)} cores`);
-  if (fig.cpu.loadStart.one > 2 * cores) busy.push(`load ${fig.cpu.loadStart.one}`);
+  // The load average (printed with every run) is a 1-minute moving average: it still shows the previous minute's
+  // builds after they ended, so the mark uses the other processes' CPU measured over the window itself.
   if (busy.length) m.push('BUSY');
   if (fig.cpu.machineBusyCores > LIMITS.fullMachine * cores) m.push('FULL');
   return { marks: m, why: [...starved, ...busy] };
