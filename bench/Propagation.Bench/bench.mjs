@@ -251,10 +251,15 @@ function ceiling(session) {
   const ok = session.steps.filter((s) => s.verdict === 'ok');
   return ok.length ? ok[ok.length - 1].rateTotal : 0;
 }
-/** The ceiling as text: ">= N" when even the last step passed (the server's ceiling is above the ramp). */
+/**
+ * The ceiling as text: ">= N" when even the last step passed (the server's ceiling is above the ramp); "N (the failing
+ * step was MARKS)" when the step that stopped the ramp was marked, i.e. the limit may be the machine's, not the server's.
+ */
 function ceilingText(session) {
   const c = ceiling(session);
-  return session.steps.length === o.steps.length && session.steps.at(-1).verdict === 'ok' ? `>= ${c}` : String(c);
+  const last = session.steps.at(-1);
+  if (session.steps.length === o.steps.length && last.verdict === 'ok') return `>= ${c}`;
+  return last.verdict !== 'ok' && last.marks.length ? `${c} (failing step ${last.marks.join('+')})` : String(c);
 }
 
 // ---- printing ----
