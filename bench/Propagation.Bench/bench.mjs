@@ -14,6 +14,7 @@
 //     --clients N --docs D --rate R   override the scenario (R = inserts/s per client)
 //     --duration S --warmup S         measured and unmeasured typing per run or ramp step (30/5; ramp 10/3)
 //     --steps A,B,...   ramp: total inserts/s of each step (default 250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000)
+//     --retries N       ramp: how often a failing step whose window was marked is measured again (default 2)
 //     --workers N       load-generator processes (default: 1 per 125 clients, at least 2)
 //     --protocol json|msgpack        SignalR hub protocol of the collab clients (default json)
 //     --update-encoding base64|bytes how collab clients send Y.js updates (default: base64 for json, bytes for msgpack)
@@ -53,7 +54,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parseArgs(argv) {
   const o = {
-    scenario: '100', targets: ['collab', 'hocuspocus'], rounds: 1, workers: null, protocol: 'json', updateEncoding: null, waitQuiet: 0,
+    scenario: '100', retries: 2, targets: ['collab', 'hocuspocus'], rounds: 1, workers: null, protocol: 'json', updateEncoding: null, waitQuiet: 0,
     pgDir: process.env.COLLAB_PG_DIR ?? '/tmp/collab-pg', dataRoot: os.tmpdir(), nodeDll: path.join(repoRoot, 'src/Node/bin/Release/net10.0/CollabAkka.Node.dll'), nodeArgs: [], collabUrl: null, json: null,
   };
   const over = {};
@@ -70,6 +71,7 @@ function parseArgs(argv) {
       case '--warmup': over.warmup = Number(next()); break;
       case '--steps': over.steps = next().split(',').map(Number); break;
       case '--workers': o.workers = Number(next()); break;
+      case '--retries': o.retries = Number(next()); break;
       case '--protocol': o.protocol = next(); break;
       case '--update-encoding': o.updateEncoding = next(); break;
       case '--wait-quiet': o.waitQuiet = Number(next()); break;
@@ -155,12 +157,12 @@ async function runSession(o, target, round) {
     for (let s = 0; s < rates.length; s++) {
       let fig = await measureStep(o, server, workers, rates[s]);
       fig.verdict = verdict(fig);
-      // A ramp step that fails on a marked (untrustworthy) window gets one more try before the ramp stops.
-      if (o.ramp && fig.verdict !== 'ok' && fig.marks.length > 0) {
+      // A ramp step that fails on a marked (untrustworthy) window is tried again (--retries) before the ramp stops.
+      for (let retry = 0; o.ramp && retry < o.retries && fig.verdict !== 'ok' && fig.marks.length > 0; retry++) {
         printStep(o, session, fig, '(retrying: marked)');
         fig = await measureStep(o, server, workers, rates[s]);
         fig.verdict = verdict(fig);
-        fig.retried = true;
+        fig.retried = retry + 1;
       }
       session.steps.push(fig);
       if (o.ramp) printStep(o, session, fig);
