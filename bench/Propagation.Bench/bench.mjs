@@ -277,8 +277,8 @@ function printRun(s) {
   console.log(row('ack', f.ackMs));
   console.log(`  delivery ${fmt(f.deliveryPercent, 3)} % (${f.deliveries}/${f.expectedDeliveries}; all delivered ${f.deliveredAfterMs === null ? 'NOT within the drain' : `${fmt(f.deliveredAfterMs, 0)} ms after the last send`}), acks ${f.ackMs.count}/${f.sent}, ${fmt(f.sentPerSecond, 0)} inserts/s in; converged ${s.converged}/${s.docs}${s.diverged.length ? ` (diverged: ${s.diverged.slice(0, 5).join(' ')})` : ''}`);
   console.log(`  server: ${fmt(f.serverCpuPerInsertMs, 3)} ms CPU per delivered insert (${fmt(100 * f.cpu.serverCores, 0)} % of a core)${Number.isNaN(f.cpu.storeCores) ? '' : ` + PostgreSQL ${fmt(f.storeCpuPerInsertMs, 3)} ms (${fmt(100 * f.cpu.storeCores, 0)} %)`}, peak RSS ${fmt(s.peakRssMiB, 0)} MiB = ${fmt(s.peakRssPerClientKiB, 0)} KiB per client (idle ${fmt(s.idleRssMiB, 0)} MiB, +${fmt(s.addedRssPerClientKiB, 0)} KiB per client)`);
-  console.log(`  generator: ${fmt(f.cpu.generatorCores, 2)} cores (busiest worker ${fmt(100 * f.cpu.generatorMaxProcessCores, 0)} % of a core), timers late p99 ${fmt(f.latenessMs.p99, 1)} ms, event-loop delay p99 ${fmt(f.loopDelayP99Ms, 1)} max ${fmt(f.loopDelayMaxMs, 0)} ms`);
-  console.log(`  machine: ${cores} cores, ${fmt(f.cpu.machineBusyCores, 2)} busy (others ${fmt(f.cpu.othersCores, 2)}, steal ${fmt(f.cpu.stealCores, 2)}; ${fmt(s.machineBusyBeforeCores, 2)} before the run), load ${f.cpu.loadStart.one} -> ${f.cpu.loadEnd.one}`);
+  console.log(`  generator: ${fmt(f.cpu.generatorCores, 2)} cores (busiest worker ${fmt(100 * f.cpu.generatorMaxProcessCores, 0)} % of a core; waited for a CPU up to ${fmt(100 * f.cpu.generatorMaxRunQueueWait, 0)} % of the time), timers late p99 ${fmt(f.latenessMs.p99, 1)} ms, event-loop delay p99 ${fmt(f.loopDelayP99Ms, 1)} max ${fmt(f.loopDelayMaxMs, 0)} ms`);
+  console.log(`  machine: ${cores} cores, ${fmt(f.cpu.machineBusyCores, 2)} busy (others ${fmt(f.cpu.othersCores, 2)}, steal ${fmt(f.cpu.stealCores, 2)}; ${fmt(s.machineBusyBeforeCores, 2)} before the run), server threads waited for a CPU ${fmt(f.cpu.serverRunQueueWait, 2)} thread-s per s, load ${f.cpu.loadStart.one} -> ${f.cpu.loadEnd.one}`);
   const problems = [];
   if (Object.keys(f.errors).length) problems.push(`errors ${JSON.stringify(f.errors)}`);
   if (f.duplicates || f.unknownTokens) problems.push(`duplicates ${f.duplicates}, unknown tokens ${f.unknownTokens}`);
@@ -314,6 +314,8 @@ const FIGURES = [
   ['generator CPU (cores)', (s) => s.steps[0].cpu.generatorCores, 2],
   ['busiest worker (% of a core)', (s) => 100 * s.steps[0].cpu.generatorMaxProcessCores, 0],
   ['generator event-loop delay p99 (ms)', (s) => s.steps[0].loopDelayP99Ms, 1],
+  ['generator: worker waiting for a CPU (% of the time)', (s) => 100 * s.steps[0].cpu.generatorMaxRunQueueWait, 0],
+  ['server threads waiting for a CPU (thread-s per s)', (s) => s.steps[0].cpu.serverRunQueueWait, 2],
   ['others on the machine (cores)', (s) => s.steps[0].cpu.othersCores, 2],
 ];
 

@@ -14,6 +14,20 @@ export function procCpuMs(pid) {
   } catch { return NaN; }
 }
 
+/**
+ * Time the process spent runnable but waiting for a CPU (the scheduler's run queue; /proc/<pid>/schedstat, field 2),
+ * in ms: of its main thread (a Node process's event loop) or of all its threads.
+ */
+export function runQueueWaitMs(pid, allThreads = false) {
+  const read = (file) => Number(fs.readFileSync(file, 'utf8').split(' ')[1]) / 1e6;
+  try {
+    if (!allThreads) return read(`/proc/${pid}/schedstat`);
+    let total = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) { try { total += read(`/proc/${pid}/task/${tid}/schedstat`); } catch { /* exited */ } }
+    return total;
+  } catch { return NaN; }
+}
+
 /** CPU time of a process and of all its descendants alive now (e.g. a PostgreSQL postmaster and its backends), in ms. */
 export function treeCpuMs(rootPid) {
   const parent = new Map();
@@ -61,6 +75,8 @@ export function sample(serverPid, generatorPids, storePid = null) {
   return {
     at: performance.now(),
     server: serverPid ? procCpuMs(serverPid) : NaN,
+    serverWait: serverPid ? runQueueWaitMs(serverPid, true) : NaN,
+    generatorWait: generatorPids.map((pid) => runQueueWaitMs(pid)),
     store: storePid ? treeCpuMs(storePid) : NaN,
     generator: generatorPids.map(procCpuMs),
     machine: machineCpuMs(),
@@ -83,6 +99,10 @@ export function window(a, b) {
     generatorCores: generator,
     generatorMaxProcessCores: Math.max(...perProcess),
     generatorPerProcess: perProcess,
+    // Waiting for a CPU while runnable, as a share of the window: the busiest-waiting generator event loop, and the
+    // server's threads together (1.0 = one thread waited the whole window).
+    generatorMaxRunQueueWait: Math.max(...b.generatorWait.map((v, i) => (v - a.generatorWait[i]) / ms)),
+    serverRunQueueWait: (b.serverWait - a.serverWait) / ms,
     machineBusyCores: busy,
     stealCores: (b.machine.steal - a.machine.steal) / ms,
     // Everything else on the machine: other engineers' builds and tests, the kernel, this script's own parent shell.

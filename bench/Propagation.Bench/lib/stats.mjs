@@ -30,6 +30,7 @@ export const LIMITS = {
   latenessP99Ms: 10, // typing timers fired late: the generator, not the server, delayed the sends
   loopDelayP99Ms: 20, // a worker's event loop was blocked this long beyond its 10 ms timer
   sentRatio: 0.98, // fewer inserts sent than scheduled
+  runQueueWait: 0.1, // a worker's event loop waited for a CPU more than 10 % of the window (/proc/<pid>/schedstat)
   othersCores: 0.25, // other processes on the machine used more than a quarter of a core on average
   fullMachine: 0.9, // the machine (server + generator + others) was more than 90 % busy: everyone waited for a core
 };
@@ -41,6 +42,7 @@ export function marks(fig, cores) {
   if (fig.cpu.generatorMaxProcessCores > LIMITS.generatorProcessCores) starved.push(`worker ${(100 * fig.cpu.generatorMaxProcessCores).toFixed(0)} % of a core`);
   if (fig.latenessMs.p99 > LIMITS.latenessP99Ms) starved.push(`timers late p99 ${fig.latenessMs.p99.toFixed(1)} ms`);
   if (fig.loopDelayP99Ms > LIMITS.loopDelayP99Ms) starved.push(`event-loop delay p99 ${fig.loopDelayP99Ms.toFixed(1)} ms`);
+  if (fig.cpu.generatorMaxRunQueueWait > LIMITS.runQueueWait) starved.push(`worker waited for a CPU ${(100 * fig.cpu.generatorMaxRunQueueWait).toFixed(0)} % of the time`);
   if (fig.sent < LIMITS.sentRatio * fig.sentTarget) starved.push(`sent ${fig.sent}/${Math.round(fig.sentTarget)}`);
   if (starved.length) m.push('STARVED');
   const busy = [];
