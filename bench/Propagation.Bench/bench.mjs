@@ -320,7 +320,7 @@ const FIGURES = [
 ];
 
 function range(xs, d) {
-  const v = xs.filter((x) => !Number.isNaN(x));
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)); // JSON keeps NaN as null
   if (v.length === 0) return '-';
   const lo = Math.min(...v); const hi = Math.max(...v);
   return v.length === 1 || fmt(lo, d) === fmt(hi, d) ? fmt(lo, d) : `${fmt(median(v), d)} (${fmt(lo, d)}–${fmt(hi, d)})`;
