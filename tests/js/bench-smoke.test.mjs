@@ -22,7 +22,7 @@ function runBench(args) {
   });
 }
 
-const small = ['--clients', '10', '--docs', '2', '--rate', '4', '--warmup', '1', '--duration', '2', '--workers', '2'];
+const small = ['--clients', '10', '--docs', '2', '--rate', '4', '--warmup', '0.5', '--duration', '1.5', '--workers', '2'];
 
 for (const target of ['collab', 'hocuspocus']) {
   test(`the propagation bench delivers, acknowledges and converges against ${target}`, async () => {
