@@ -27,6 +27,7 @@
 //                       or /tmp/collab-pg, as scripts/pg.sh; counted only if it listens on $COLLAB_TEST_PG's port)
 //     --collab-url URL  use a running node instead of starting one (no server CPU or memory figures)
 //     --json FILE       also write every result as JSON
+//     --worker-node-arg A  a Node option for the workers, repeatable (e.g. --cpu-prof to see where the generator's CPU goes)
 //     --report F[,F...] print the tables again from --json files (marks recomputed with the current thresholds)
 //
 // How it measures: bench/README.md. Every server runs in its own process; the generator is this process plus
@@ -83,6 +84,7 @@ function parseArgs(argv) {
       case '--pg-dir': o.pgDir = next(); break;
       case '--collab-url': o.collabUrl = next(); break;
       case '--json': o.json = next(); break;
+      case '--worker-node-arg': workerNodeArgs.push(next()); break;
       case '--report': o.report = next().split(','); break;
       case '-h': case '--help': console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n')); process.exit(0); break;
       default: throw new Error(`Unknown option ${argv[i]} (--help)`);
@@ -102,10 +104,11 @@ function parseArgs(argv) {
 }
 
 // ---- the load generator: forked workers, one request at a time each ----
+let workerNodeArgs = [];
 class Worker {
   constructor(id) {
     this.id = id;
-    this.proc = fork(path.join(benchDir, 'worker.mjs'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc = fork(path.join(benchDir, 'worker.mjs'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: workerNodeArgs });
     this.waiting = null;
     this.proc.on('message', (m) => { const w = this.waiting; this.waiting = null; w?.(m); });
     this.proc.on('exit', (code) => { const w = this.waiting; this.waiting = null; w?.({ type: 'error', message: `worker ${id} exited with ${code}` }); });
@@ -120,8 +123,9 @@ class Worker {
 
   async close() {
     if (this.proc.exitCode !== null) return;
-    await Promise.race([this.request({ type: 'close' }).catch(() => {}), sleep(10000)]);
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    await Promise.race([this.request({ type: 'close' }).catch(() => {}).then(() => exited), sleep(10000)]);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
 
