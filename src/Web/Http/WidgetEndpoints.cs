@@ -22,7 +22,7 @@ namespace CollabAkka.Web.Http;
 /// <c>/collab-sdk.js.sri</c> and <c>/api/widget</c> (its SRI hash and a ready script tag), and
 /// <c>/demo</c>, a plain "existing healthcare app" page that becomes collaborative through the two-line
 /// integration (dev tokens only).
-/// The bundle is built by <c>node src/Web/widget/build.mjs</c> into <c>src/Web/wwwroot</c>; the node finds
+/// The bundle is built by <c>node src/Widget/build.mjs</c> into <c>src/Widget/dist</c>; the node finds
 /// it through <c>Collab:WidgetDir</c>, else in that folder of the repository it runs from, else in
 /// <c>wwwroot</c> beside its binaries (where the Node project copies it), and re-reads it when it changes.
 /// </summary>
@@ -142,7 +142,7 @@ internal sealed class WidgetBundle(string? configuredDir)
 
     public IResult Missing(HttpContext http) =>
         Problems.Result(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound,
-            "The widget bundle has not been built: run `node src/Web/widget/build.mjs` (or set Collab:WidgetDir to the folder holding collab-sdk.js).",
+            "The widget bundle has not been built: run `node src/Widget/build.mjs` (or set Collab:WidgetDir to the folder holding collab-sdk.js).",
             new { searched = Candidates().ToList() });
 
     private string? Locate() => Candidates().Select(d => Path.Combine(d, WidgetEndpoints.BundleFileName)).FirstOrDefault(File.Exists);
@@ -156,7 +156,7 @@ internal sealed class WidgetBundle(string? configuredDir)
         // Running from a build output inside the repository: the freshest bundle is the repository's.
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "src", "Web", "wwwroot");
+            var candidate = Path.Combine(dir.FullName, "src", "Widget", "dist");
             if (Directory.Exists(candidate))
             {
                 yield return candidate;

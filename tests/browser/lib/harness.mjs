@@ -47,7 +47,7 @@ export async function openDemo(browser, { user, role, tab = 'diagnosis', patient
   return { context, page };
 }
 
-const bundle = () => readFileSync(join(repoRoot, 'src', 'Web', 'wwwroot', 'collab-sdk.js'));
+const bundle = () => readFileSync(join(repoRoot, 'src', 'Widget', 'dist', 'collab-sdk.js'));
 
 /**
  * Opens a test page served at <node>/__test/<name> by a route, with the bundle also served by a route

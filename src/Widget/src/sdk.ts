@@ -14,7 +14,7 @@ import { FieldBinding } from './binding';
 import { assignIds, findFields, isCollaborative, type CollabField } from './discovery';
 import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
-import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider';
+import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider/provider';
 import { CollabUI, type AvatarView, type FieldState, type FieldView, type PanelUser } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
 

@@ -1,7 +1,7 @@
-// Builds the browser widget: src/Web/widget/src/index.ts -> src/Web/wwwroot/collab-sdk.js (+ .gz),
+// Builds the browser widget: src/Widget/src/index.ts -> src/Widget/dist/collab-sdk.js (+ .gz),
 // one minified IIFE exposing window.CollabSDK, with yjs, y-protocols and @microsoft/signalr bundled.
-//   node src/Web/widget/build.mjs            build (run by ./run.sh and scripts/test.sh)
-//   node src/Web/widget/build.mjs --check    also type-check with tsc
+//   node src/Widget/build.mjs            build (run by ./run.sh and scripts/test.sh)
+//   node src/Widget/build.mjs --check    also type-check with tsc
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..', '..');
-const outDir = join(here, '..', 'wwwroot');
+const root = join(here, '..', '..');
+const outDir = join(here, 'dist');
 const outfile = join(outDir, 'collab-sdk.js');
 mkdirSync(outDir, { recursive: true });
 
