@@ -10,16 +10,15 @@
 // layers above (sync.ts, presence.ts, locks.ts) plug in through the hooks at the end of this class.
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
-import { HubConnection, HubConnectionBuilder, HttpTransportType, LogLevel } from '@microsoft/signalr';
-
-/** The hub connection the layers subscribe on. */
-export type Hub = HubConnection;
 import { Emitter } from '../emitter';
 import { requestId } from '../util';
 import { ErrorCodes } from './codes';
+import { fullSignalRHub, HubSocket, type Hub } from './hub';
 import type { ApiBroadcast, ApiResponse, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
 
 class TimeoutError extends Error {}
+
+export type { Hub };
 
 export abstract class ProviderConnection extends Emitter {
   readonly doc: Y.Doc;
@@ -41,7 +40,7 @@ export abstract class ProviderConnection extends Emitter {
   lastError: { code: string; message: string } | null = null;
 
   protected readonly _opts: ResolvedOptions;
-  protected _connection: HubConnection | null = null;
+  protected _connection: Hub | null = null;
   /** Increments whenever a connection ends: work started under an older run is stale. */
   protected _runId = 0;
   protected _destroyed = false;
@@ -158,18 +157,11 @@ export abstract class ProviderConnection extends Emitter {
     return this._opts.token ?? '';
   }
 
-  private _build(): HubConnection {
+  /** A new hub connection with every layer's events subscribed (not started). */
+  private async _build(): Promise<Hub> {
     const url = this.serverUrl + this._opts.hubPath;
-    const websockets = this._opts.transport === 'websockets';
-    const connection = new HubConnectionBuilder()
-      .withUrl(url, {
-        accessTokenFactory: () => this._token(),
-        ...(websockets ? { skipNegotiation: true, transport: HttpTransportType.WebSockets } : {}),
-      })
-      .configureLogging(LogLevel.None)
-      .build();
-    connection.serverTimeoutInMilliseconds = 30000;
-    connection.keepAliveIntervalInMilliseconds = 10000;
+    const hubOptions = { accessTokenFactory: () => this._token(), serverTimeoutMs: 30000, keepAliveMs: 10000 };
+    const connection = this._opts.transport === 'websockets' ? new HubSocket(url, hubOptions) : await fullSignalRHub(url, hubOptions, this.serverUrl);
     connection.on('connected', (s: Session) => {
       this.session = s;
       this.emit('session', [s]);
@@ -201,9 +193,10 @@ export abstract class ProviderConnection extends Emitter {
   }
 
   private async _start(run: number): Promise<void> {
-    const connection = this._build();
-    this._connection = connection;
     try {
+      const connection = await this._build();
+      if (run !== this._runId) return;
+      this._connection = connection;
       await connection.start();
       if (run !== this._runId) return;
       const joined = await this.invoke<JoinResult>('resource:join', { resourceId: this.resourceId, mode: this.requestedMode });
