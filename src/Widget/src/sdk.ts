@@ -23,8 +23,12 @@ export interface InitOptions {
   gatewayUrl: string;
   token?: string;
   tokenProvider?: () => string | Promise<string>;
-  /** Default: derived from the page URL (see deriveResourceId). */
-  resourceId?: string;
+  /**
+   * Default: derived from the page URL (see deriveResourceId), and followed when the page changes its URL
+   * without reloading (history.pushState/replaceState, popstate, hash routes). A function is asked again on
+   * each such change; a string stays fixed (call setResource() to move).
+   */
+  resourceId?: string | (() => string);
   /** Bind text inputs and textareas automatically, including ones added later (default true). */
   autoDiscovery?: boolean;
   /** 'editor' (default) takes the lock when free; 'viewer' only watches. */
@@ -44,10 +48,11 @@ export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' 
 export const instances: CollabInstance[] = [];
 
 export class CollabInstance {
-  readonly doc: Y.Doc;
-  readonly awareness: awarenessProtocol.Awareness;
-  readonly provider: CollabProvider;
-  readonly resourceId: string;
+  /** The document, awareness and provider of the current resource (new ones after a route change). */
+  doc!: Y.Doc;
+  awareness!: awarenessProtocol.Awareness;
+  provider!: CollabProvider;
+  resourceId: string;
   readonly events = new Emitter();
   /** Bound fields by stable id. */
   readonly fields = new Map<string, FieldBinding>();
@@ -78,34 +83,124 @@ export class CollabInstance {
   private _destroyed = false;
   private _wasOffline = false;
   private readonly _cleanup: (() => void)[] = [];
+  private _localUser: { id: string; name: string; role: string } = { id: '', name: '', role: '' };
+  private _userFromToken = '';
+  /** Increments with every resource this instance opens: start-up work of an earlier one stops. */
+  private _generation = 0;
 
   constructor(options: InitOptions) {
     if (!options || !options.gatewayUrl) throw new Error('CollabSDK.init: gatewayUrl is required.');
     if (!options.token && !options.tokenProvider) throw new Error('CollabSDK.init: token or tokenProvider is required.');
     this._opts = { autoDiscovery: true, mode: 'editor', panel: true, offlineCache: true, ...options };
-    this.resourceId = options.resourceId || deriveResourceId(location);
-    this.doc = new Y.Doc();
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.resourceId = this._routeResourceId();
     const claims = jwtClaims(options.token);
-    this._setLocalUser(String(claims.sub ?? ''), String(claims.name ?? claims.sub ?? ''), String(claims.role ?? ''));
-
-    this.provider = new CollabProvider(options.gatewayUrl, this.resourceId, this.doc, {
-      token: options.token,
-      tokenProvider: options.tokenProvider,
-      mode: this._opts.mode,
-      connect: false,
-      awareness: this.awareness,
-      transport: options.transport,
-      hubPath: options.hubPath,
-    });
+    this._localUser = { id: String(claims.sub ?? ''), name: String(claims.name ?? claims.sub ?? ''), role: String(claims.role ?? '') };
+    this._userFromToken = claims.sub ? String(claims.sub) : '';
+    this._open();
     this._ui = typeof document !== 'undefined' ? new CollabUI(this._opts.panel !== false) : null;
-    this._wireProvider();
     this._wireDom();
+    if (typeof options.resourceId !== 'string' || !options.resourceId) this._followRoutes();
     if (this._opts.autoDiscovery !== false) this.rescan();
     this._refresh();
     instances.push(this);
-    this._storeReady = this._start(claims.sub ? String(claims.sub) : '');
+    this._storeReady = this._start(this._generation);
   }
+
+  /** The resource the page's current URL names (or the fixed one given). */
+  private _routeResourceId(): string {
+    const option = this._opts.resourceId;
+    return (typeof option === 'function' ? option() : option) || deriveResourceId(location);
+  }
+
+  /** A new document, awareness and provider for this.resourceId (not connected yet). */
+  private _open(): void {
+    const generation = ++this._generation;
+    this.doc = new Y.Doc();
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
+    this.provider = new CollabProvider(this._opts.gatewayUrl, this.resourceId, this.doc, {
+      token: this._opts.token,
+      tokenProvider: this._opts.tokenProvider,
+      mode: this._opts.mode,
+      connect: false,
+      awareness: this.awareness,
+      transport: this._opts.transport,
+      hubPath: this._opts.hubPath,
+    });
+    this._wireProvider();
+    this.awareness.on('change', () => this._scheduleLayout());
+    const doc = this.doc;
+    doc.on('update', (_u: Uint8Array, origin: unknown) => {
+      if (origin !== 'offline-cache' && generation === this._generation) this._scheduleSave();
+    });
+  }
+
+  /**
+   * Moves the widget to another resource without reloading: the current one is left (its lock released at
+   * once, unsent edits kept in its offline cache), and the page's fields are bound to the new one's
+   * document. Called by itself when the URL changes (unless resourceId was a fixed string).
+   */
+  setResource(resourceId: string): Promise<void> {
+    if (this._destroyed || !resourceId || resourceId === this.resourceId) return this._storeReady;
+    const from = this.resourceId;
+    const oldProvider = this.provider;
+    const oldDoc = this.doc;
+    const oldAwareness = this.awareness;
+    const unsent = oldProvider.hasUnsentChanges ? Y.encodeStateAsUpdate(oldDoc) : null;
+    const oldStore = this._storeReady.then(() => this._store);
+    if (this._saveTimer) clearTimeout(this._saveTimer);
+    this._saveTimer = null;
+    for (const binding of Array.from(this.fields.values())) this._unbind(binding);
+    oldProvider.destroy(); // resource:leave: the lock is free for others at once
+    oldAwareness.destroy();
+    oldDoc.destroy();
+    this._store = null;
+    this.cacheState = this._opts.offlineCache === false ? 'off' : 'none';
+    this.restoredFromCache = false;
+    this._everJoined = this._everFailed = this._wasOffline = false;
+    this._lastMode = null;
+    this.status = 'connecting';
+    this.resourceId = resourceId;
+    this._open();
+    const generation = this._generation;
+    if (this._opts.autoDiscovery !== false) this.rescan();
+    this._refresh();
+    this._refreshUsers();
+    this.events.emit('resourceChanged', [{ from, to: resourceId }]);
+    this._storeReady = oldStore
+      .then(async (store) => {
+        if (!store) return;
+        if (unsent) await store.save(unsent); // sent when this user opens that resource again
+        else await store.clear();
+        store.close();
+      })
+      .catch(() => undefined)
+      .then(() => this._start(generation));
+    return this._storeReady;
+  }
+
+  /** Follows the page's own navigation: history.pushState/replaceState, back/forward, hash changes. */
+  private _followRoutes(): void {
+    if (typeof window === 'undefined') return;
+    const follow = () => {
+      if (this._destroyed) return;
+      const next = this._routeResourceId();
+      if (next !== this.resourceId) void this.setResource(next);
+    };
+    this._followRoute = follow;
+    patchHistory();
+    window.addEventListener(LOCATION_CHANGE, follow);
+    window.addEventListener('popstate', follow);
+    window.addEventListener('hashchange', follow);
+    this._cleanup.push(() => {
+      this._followRoute = null;
+      window.removeEventListener(LOCATION_CHANGE, follow);
+      window.removeEventListener('popstate', follow);
+      window.removeEventListener('hashchange', follow);
+    });
+  }
+
+  private _followRoute: (() => void) | null = null;
 
   // ---- public API -------------------------------------------------------------------------------
 
@@ -130,6 +225,11 @@ export class CollabInstance {
   /** Finds fields now (the MutationObserver calls this on every DOM change). */
   rescan(): void {
     if (this._destroyed) return;
+    // A router may render the new page before our navigation listener ran: move first, then bind.
+    if (this._followRoute && this._routeResourceId() !== this.resourceId) {
+      this._followRoute();
+      return; // setResource() rescans
+    }
     const found = findFields(document);
     const present = new Set(found);
     let changed = false;
@@ -167,6 +267,7 @@ export class CollabInstance {
     for (const fn of this._cleanup) fn();
     for (const binding of Array.from(this.fields.values())) this._unbind(binding);
     this.provider.destroy();
+    this.awareness.destroy();
     this._ui?.destroy();
     await this._storeReady;
     if (this._store) {
@@ -180,22 +281,32 @@ export class CollabInstance {
 
   // ---- start-up ---------------------------------------------------------------------------------
 
-  private async _start(userFromToken: string): Promise<void> {
-    let user = userFromToken;
+  /** Opens the offline cache of the current resource, restores what it kept, then connects. */
+  private async _start(generation: number): Promise<void> {
+    const current = () => !this._destroyed && generation === this._generation;
+    let user = this._userFromToken;
     if (!user && this._opts.tokenProvider) {
       try {
         const claims = jwtClaims(await this._opts.tokenProvider());
-        user = String(claims.sub ?? '');
-        this._setLocalUser(user, String(claims.name ?? user), String(claims.role ?? ''));
+        user = this._userFromToken = String(claims.sub ?? '');
+        this._localUser = { id: user, name: String(claims.name ?? user), role: String(claims.role ?? '') };
+        if (current()) this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
       } catch {
         // the provider reports token failures when it connects
       }
     }
+    if (!current()) return;
     if (this._opts.offlineCache !== false) {
-      this._store = await OfflineStore.open(`${user || 'anonymous'}|${this.resourceId}`);
+      const store = await OfflineStore.open(`${user || 'anonymous'}|${this.resourceId}`);
+      if (!current()) {
+        store?.close();
+        return;
+      }
+      this._store = store;
       if (!this._store) this.cacheState = 'off';
       const cached = this._store ? await this._store.load() : null;
-      if (cached && !this._destroyed) {
+      if (!current()) return;
+      if (cached) {
         // Restored edits count as local and unsent: the first sync sends them.
         Y.applyUpdate(this.doc, cached, 'offline-cache');
         this.provider.markUnsent();
@@ -206,7 +317,7 @@ export class CollabInstance {
     } else {
       this.cacheState = 'off';
     }
-    if (!this._destroyed) this.provider.connect();
+    if (current()) this.provider.connect();
   }
 
   private _setLocalUser(userId: string, name: string, role: string): void {
@@ -217,7 +328,10 @@ export class CollabInstance {
 
   private _wireProvider(): void {
     const p = this.provider;
-    p.on('session', (s) => this._setLocalUser(s.userId, s.username, s.role));
+    p.on('session', (s) => {
+      this._localUser = { id: s.userId, name: s.username, role: s.role };
+      this._setLocalUser(s.userId, s.username, s.role);
+    });
     p.on('status', ({ status }: { status: string }) => {
       if (status === 'connected') {
         this._everJoined = true;
@@ -300,10 +414,6 @@ export class CollabInstance {
       if (e.code === 'PERMISSION_DENIED' || e.code === 'UNAUTHORIZED' || e.code === 'MAX_VIEWERS_REACHED') {
         this._ui?.toast(e.message, 'error');
       }
-    });
-    this.awareness.on('change', () => this._scheduleLayout());
-    this.doc.on('update', (_u: Uint8Array, origin: unknown) => {
-      if (origin !== 'offline-cache') this._scheduleSave();
     });
   }
 
@@ -583,6 +693,23 @@ export class CollabInstance {
         this.events.emit('cacheCleared', []);
       }
     });
+  }
+}
+
+/** Fired on window whenever history.pushState/replaceState changed the URL (patched once per page). */
+const LOCATION_CHANGE = 'collab-sdk:locationchange';
+
+function patchHistory(): void {
+  const h = history as History & { __collabSdkPatched?: boolean };
+  if (h.__collabSdkPatched) return;
+  h.__collabSdkPatched = true;
+  for (const method of ['pushState', 'replaceState'] as const) {
+    const original = h[method];
+    h[method] = function (this: History, ...args: Parameters<History['pushState']>) {
+      const result = original.apply(this, args);
+      window.dispatchEvent(new Event(LOCATION_CHANGE));
+      return result;
+    };
   }
 }
 
