@@ -8,15 +8,18 @@
 //   own-lock  green outline, yellow lock badge "You", editable      locked   red, read-only, lock badge "<holder> until HH:MM"
 //   readonly  grey, read-only (viewer role, or no lock)              offline  orange; editable if we were (or meant to be) an editor
 //   connecting dashed grey, read-only until the first join answers (or fails, which means offline)
+// (view.ts derives those states and the panel's lines from the provider; routing.ts follows in-page navigation.)
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { FieldBinding } from './binding';
 import { assignIds, findFields, isCollaborative, type CollabField } from './discovery';
 import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
-import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider/provider';
-import { CollabUI, type AvatarView, type FieldState, type FieldView, type PanelUser } from './ui';
+import { CollabProvider, type JoinMode, type LockView } from './provider/provider';
+import { watchLocation } from './routing';
+import { CollabUI, type FieldView } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
+import { fieldState, focusAvatars, lockLine, panelUsers, statusLine, statusOf, type InstanceStatus } from './view';
 
 export interface InitOptions {
   /** Base URL of a CollabAkka node, e.g. https://collab.example (the hub is at /hubs/collab). */
@@ -43,7 +46,7 @@ export interface InitOptions {
   hubPath?: string;
 }
 
-export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'destroyed';
+export type { InstanceStatus };
 
 export const instances: CollabInstance[] = [];
 
@@ -188,15 +191,10 @@ export class CollabInstance {
       if (next !== this.resourceId) void this.setResource(next);
     };
     this._followRoute = follow;
-    patchHistory();
-    window.addEventListener(LOCATION_CHANGE, follow);
-    window.addEventListener('popstate', follow);
-    window.addEventListener('hashchange', follow);
+    const stop = watchLocation(follow);
     this._cleanup.push(() => {
       this._followRoute = null;
-      window.removeEventListener(LOCATION_CHANGE, follow);
-      window.removeEventListener('popstate', follow);
-      window.removeEventListener('hashchange', follow);
+      stop();
     });
   }
 
@@ -518,53 +516,6 @@ export class CollabInstance {
     return false;
   }
 
-  private _fieldState(): { state: FieldState; badge: FieldView['badge'] } {
-    const p = this.provider;
-    if (this._offline()) {
-      const editable = this._editable();
-      return {
-        state: 'offline',
-        badge: {
-          kind: 'offline',
-          text: 'Offline',
-          title: editable
-            ? 'Offline: keep typing. Your edits are kept (encrypted) on this device and merged when the connection returns.'
-            : 'Offline: read-only until the connection returns.',
-        },
-      };
-    }
-    if (!p.wsconnected || !p.synced) {
-      return { state: 'connecting', badge: { kind: 'readonly', text: '…', title: 'Connecting to the collaboration server…' } };
-    }
-    if (p.mode === 'editor') {
-      const until = hhmm(p.lock?.expiresAt);
-      return {
-        state: 'own-lock',
-        badge: {
-          kind: 'mine',
-          text: `You${until ? ` · until ${until}` : ''}`,
-          title: `Collaborative field. You hold the editing lock${until ? ` until ${until}` : ''} (renewed while this tab is open); others see your changes live.`,
-        },
-      };
-    }
-    const other = p.locks.find((l) => l.holder.userId !== p.session?.userId) ?? p.locks[0];
-    if (other) {
-      const until = hhmm(other.expiresAt);
-      return {
-        state: 'locked',
-        badge: {
-          kind: 'locked',
-          text: `${other.holder.username}${until ? ` · until ${until}` : ''}`,
-          title: `Locked by ${other.holder.username}${until ? ` until ${until}` : ''}. You see their changes live; the field unlocks when they finish.`,
-        },
-      };
-    }
-    return {
-      state: 'readonly',
-      badge: { kind: 'readonly', text: 'View only', title: p.modeReason ?? 'You are viewing this record.' },
-    };
-  }
-
   private _refresh(): void {
     if (this._destroyed) return;
     const editable = this._editable();
@@ -575,60 +526,20 @@ export class CollabInstance {
   }
 
   private _refreshStatus(): void {
-    const p = this.provider;
-    let status: InstanceStatus;
-    if (this._offline()) status = 'offline';
-    else if (p.wsconnected && p.synced) status = 'connected';
-    else if (p.wsconnected) status = 'syncing';
-    else status = 'connecting';
-    this.status = status;
-    const ui = this._ui;
-    if (!ui) return;
-    const unsent = p.hasUnsentChanges;
-    switch (status) {
-      case 'offline':
-        ui.setStatus('offline', 'Offline', unsent ? 'edits kept on this device' : 'reconnecting…');
-        break;
-      case 'connected':
-        ui.setStatus('connected', 'Connected', unsent ? 'Saving…' : 'Synced');
-        break;
-      case 'syncing':
-        ui.setStatus('syncing', 'Connected', 'Syncing…');
-        break;
-      default:
-        ui.setStatus('connecting', this._everJoined ? 'Reconnecting…' : 'Connecting…');
-    }
+    this.status = statusOf(this.provider, this._offline());
+    if (!this._ui) return;
+    const [kind, text, sub] = statusLine(this.status, this.provider.hasUnsentChanges, this._everJoined);
+    this._ui.setStatus(kind, text, sub);
   }
 
   private _refreshLockLine(): void {
-    const p = this.provider;
     if (!this._ui) return;
-    if (p.lock) {
-      this._ui.setLock('mine', `You are editing · lock until ${hhmm(p.lock.expiresAt)}`);
-    } else {
-      const other = p.locks[0];
-      if (other) this._ui.setLock('other', `Locked by ${other.holder.username} until ${hhmm(other.expiresAt)}`);
-      else if (p.wsconnected) this._ui.setLock('none', p.modeReason ?? 'No one is editing.');
-      else this._ui.setLock('none', '—');
-    }
+    const [kind, text] = lockLine(this.provider);
+    this._ui.setLock(kind, text);
   }
 
   private _refreshUsers(): void {
-    const p = this.provider;
-    const me = p.session?.sessionId;
-    const list: PanelUser[] = [];
-    const seen = new Set<string>();
-    const add = (u: PresenceUser, where?: string) => {
-      if (seen.has(u.sessionId)) return;
-      seen.add(u.sessionId);
-      list.push({ userId: u.userId, username: u.username, role: u.role, mode: u.mode, where, me: u.sessionId === me });
-    };
-    for (const u of p.users) add(u);
-    for (const group of p.allUsers?.subResources ?? []) {
-      const where = group.subResourceId === this.resourceId ? undefined : group.subResourceId.split('/').pop();
-      for (const u of group.users) add(u, where);
-    }
-    list.sort((a, b) => Number(!!b.me) - Number(!!a.me));
+    const list = panelUsers(this.provider, this.resourceId);
     this._ui?.setUsers(list);
     this.events.emit('usersChanged', [list]);
     this._scheduleLayout();
@@ -644,25 +555,10 @@ export class CollabInstance {
 
   private _layout(): void {
     if (!this._ui || this._destroyed) return;
-    const { state, badge } = this._fieldState();
+    const { state, badge } = fieldState(this.provider, this._offline(), this._editable());
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
-    // Avatars: remote awareness states focused on a field, one per user.
-    const avatars = new Map<string, AvatarView[]>();
-    const seen = new Set<string>();
-    this.awareness.getStates().forEach((state, clientId) => {
-      if (clientId === this.doc.clientID) return;
-      const focus = state?.focus as string | undefined;
-      const user = state?.user as { id: string; name: string; role: string; color: string } | undefined;
-      if (!focus || !user || !this.fields.has(focus)) return;
-      const key = `${user.id}|${focus}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      const list = avatars.get(focus) ?? [];
-      list.push({ userId: user.id, name: user.name, role: user.role, color: user.color });
-      avatars.set(focus, list);
-    });
-    this._ui.layout(views, avatars);
+    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields));
   }
 
   // ---- offline cache ----------------------------------------------------------------------------
@@ -693,23 +589,6 @@ export class CollabInstance {
         this.events.emit('cacheCleared', []);
       }
     });
-  }
-}
-
-/** Fired on window whenever history.pushState/replaceState changed the URL (patched once per page). */
-const LOCATION_CHANGE = 'collab-sdk:locationchange';
-
-function patchHistory(): void {
-  const h = history as History & { __collabSdkPatched?: boolean };
-  if (h.__collabSdkPatched) return;
-  h.__collabSdkPatched = true;
-  for (const method of ['pushState', 'replaceState'] as const) {
-    const original = h[method];
-    h[method] = function (this: History, ...args: Parameters<History['pushState']>) {
-      const result = original.apply(this, args);
-      window.dispatchEvent(new Event(LOCATION_CHANGE));
-      return result;
-    };
   }
 }
 
