@@ -158,6 +158,33 @@ test('history routing: pushState to another tab moves the widget (lock released 
   }
 });
 
+test('a route change while offline keeps the unsent edits of the tab left; they are restored and sent when it is opened again', async () => {
+  const name = unique('spa');
+  const body = '<main id="app"><textarea id="note"></textarea></main>';
+  const a = await openTestPage(browser, { user: unique('a-'), body, name });
+  const b = await openTestPage(browser, { user: unique('b-'), body, name, init: JSON.stringify({ mode: 'viewer' }) });
+  try {
+    await synced(a.page);
+    await synced(b.page);
+    const first = await a.page.evaluate(() => collab.resourceId);
+    await a.context.setOffline(true);
+    await a.page.waitForFunction(() => collab.status === 'offline', null, { timeout: 15000 });
+    await a.page.locator('#note').fill('written offline on tab one');
+    await a.page.evaluate(() => history.pushState({}, '', location.pathname + '/plan'));
+    await a.page.waitForFunction((first) => collab.resourceId !== first, first);
+    assert.equal(await b.page.locator('#note').inputValue(), '', 'nothing was sent while offline');
+    await a.page.evaluate(() => history.back());
+    await a.page.waitForFunction((first) => collab.resourceId === first && collab.restoredFromCache, first, { timeout: 10000 });
+    await valueIs(a.page, '#note', 'written offline on tab one');
+    await a.context.setOffline(false);
+    await synced(a.page);
+    await valueIs(b.page, '#note', 'written offline on tab one');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
 test('hash routing: a resourceId function is asked again on hashchange; #/ routes are part of the derived id', async () => {
   const chart = unique('hash');
   const init = `{ offlineCache: false, resourceId: () => 'patient-chart:${chart}/section:' + (location.hash.replace(/^#\\//, '') || 'summary') }`;

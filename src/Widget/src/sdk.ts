@@ -150,7 +150,8 @@ export class CollabInstance {
     const oldDoc = this.doc;
     const oldAwareness = this.awareness;
     const unsent = oldProvider.hasUnsentChanges ? Y.encodeStateAsUpdate(oldDoc) : null;
-    const oldStore = this._storeReady.then(() => this._store);
+    // The old resource's cache, if its start-up got that far (a start-up still under way closes its own).
+    const oldStore = this._store;
     if (this._saveTimer) clearTimeout(this._saveTimer);
     this._saveTimer = null;
     for (const binding of Array.from(this.fields.values())) this._unbind(binding);
@@ -170,12 +171,12 @@ export class CollabInstance {
     this._refresh();
     this._refreshUsers();
     this.events.emit('resourceChanged', [{ from, to: resourceId }]);
-    this._storeReady = oldStore
-      .then(async (store) => {
-        if (!store) return;
-        if (unsent) await store.save(unsent); // sent when this user opens that resource again
-        else await store.clear();
-        store.close();
+    this._storeReady = this._storeReady
+      .then(async () => {
+        if (!oldStore) return;
+        if (unsent) await oldStore.save(unsent); // sent when this user opens that resource again
+        else await oldStore.clear();
+        oldStore.close();
       })
       .catch(() => undefined)
       .then(() => this._start(generation));
