@@ -3,6 +3,7 @@
 //                          lib0 bundled and a small SignalR JSON-protocol client of its own (provider/hub.ts)
 //   collab-sdk.<chunk>.js  code-split parts only some pages need, loaded on first use (src/chunks.ts):
 //                          signalr = the full @microsoft/signalr client, for transport 'auto'
+//                          handover = the dialogs of lock hand-over requests (init option lockRequests)
 //   *.gz, collab-sdk.meta.json  gzip copies; sizes, versions, SRI hashes and what each package costs
 //
 //   node src/Widget/build.mjs            build (run by ./run.sh and scripts/test.sh)
@@ -70,12 +71,12 @@ export async function buildWidget({ check = false } = {}) {
   // Chunks first: the bundle carries their versions and hashes.
   const chunks = {};
   const chunkCosts = {};
-  for (const name of ['signalr']) {
+  for (const name of ['signalr', 'handover']) {
     const result = await build({
       ...common,
       entryPoints: [join(here, 'src', 'chunks', `${name}.ts`)],
       outfile: join(outDir, `collab-sdk.${name}.js`),
-      banner: { js: `/*! CollabAkka collab-sdk.${name}.js | bundles @microsoft/signalr (MIT) */` },
+      banner: { js: `/*! CollabAkka collab-sdk.${name}.js${name === 'signalr' ? ' | bundles @microsoft/signalr (MIT)' : ''} */` },
     });
     chunks[name] = write(`collab-sdk.${name}.js`, result.outputFiles[0].contents);
     chunkCosts[name] = costs(result.metafile);

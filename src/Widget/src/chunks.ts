@@ -5,6 +5,7 @@
 // <script integrity> element, so the browser refuses one that is not exactly the file this bundle was
 // built with: pinning collab-sdk.js with SRI pins its chunks too. (A dynamic import() cannot carry an
 // integrity value.) The chunk registers its exports under globalThis[CHUNK_GLOBAL][name].
+import type { handover } from './chunks/handover';
 import type { signalr } from './chunks/signalr';
 
 export const CHUNK_GLOBAL = '__collabSdkChunks';
@@ -17,6 +18,7 @@ interface ChunkInfo {
 
 interface Chunks {
   signalr: typeof signalr;
+  handover: typeof handover;
 }
 
 declare const __COLLAB_CHUNKS__: Record<string, ChunkInfo>;

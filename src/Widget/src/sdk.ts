@@ -15,6 +15,8 @@ import { FieldBinding } from './binding';
 import { assignIds, findFields, isCollaborative, type CollabField } from './discovery';
 import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
+import type { Handover, HandoverHost } from './chunks/handover';
+import { loadChunk } from './chunks';
 import { CollabProvider, type JoinMode, type LockView } from './provider/provider';
 import { watchLocation } from './routing';
 import { CollabUI, type FieldView } from './ui';
@@ -41,6 +43,11 @@ export interface InitOptions {
   panel?: boolean;
   /** Keep unsent edits in an encrypted IndexedDB cache (default true). */
   offlineCache?: boolean;
+  /**
+   * Lock hand-over requests (issue 15 §1): "Request edit" on locked fields and the holder's prompt. Off by
+   * default until the server offers lock:request and lock:request-answer.
+   */
+  lockRequests?: boolean;
   /** Passed to the provider. */
   transport?: 'websockets' | 'auto';
   hubPath?: string;
@@ -87,6 +94,10 @@ export class CollabInstance {
   private _wasOffline = false;
   private readonly _cleanup: (() => void)[] = [];
   private _localUser: { id: string; name: string; role: string } = { id: '', name: '', role: '' };
+  /** Lock hand-over requests, once their chunk is loaded (init option lockRequests). */
+  handover: Handover | null = null;
+  private _handoverReady: Promise<Handover | null> = Promise.resolve(null);
+  private readonly _providerHooks: ((p: CollabProvider) => void)[] = [];
   private _userFromToken = '';
   /** Increments with every resource this instance opens: start-up work of an earlier one stops. */
   private _generation = 0;
@@ -101,12 +112,37 @@ export class CollabInstance {
     this._userFromToken = claims.sub ? String(claims.sub) : '';
     this._open();
     this._ui = typeof document !== 'undefined' ? new CollabUI(this._opts.panel !== false) : null;
+    if (this._opts.lockRequests) this._loadHandover();
     this._wireDom();
     if (typeof options.resourceId !== 'string' || !options.resourceId) this._followRoutes();
     if (this._opts.autoDiscovery !== false) this.rescan();
     this._refresh();
     instances.push(this);
     this._storeReady = this._start(this._generation);
+  }
+
+  /** Loads the hand-over chunk and attaches it (its failure leaves the feature off, nothing else). */
+  private _loadHandover(): void {
+    const host: HandoverHost = {
+      provider: () => this.provider,
+      ui: () => this._ui,
+      refresh: () => this._refresh(),
+      emit: (name, args) => this.events.emit(name, args),
+      onProvider: (hook) => {
+        this._providerHooks.push(hook);
+        hook(this.provider);
+      },
+    };
+    this._handoverReady = loadChunk('handover', this._opts.gatewayUrl).then(
+      (chunk) => {
+        if (this._destroyed) return null;
+        this.handover = chunk.attach(host);
+        if (this._ui) this._ui.onRequestEdit = () => void this.requestEdit();
+        this._refresh();
+        return this.handover;
+      },
+      () => null,
+    );
   }
 
   /** The resource the page's current URL names (or the fixed one given). */
@@ -131,6 +167,7 @@ export class CollabInstance {
       hubPath: this._opts.hubPath,
     });
     this._wireProvider();
+    for (const hook of this._providerHooks) hook(this.provider);
     this.awareness.on('change', () => this._scheduleLayout());
     const doc = this.doc;
     doc.on('update', (_u: Uint8Array, origin: unknown) => {
@@ -211,6 +248,14 @@ export class CollabInstance {
   off(name: string, listener: (...args: any[]) => void): this {
     this.events.off(name, listener);
     return this;
+  }
+
+  /**
+   * Asks the lock holder to hand the lock over (init option lockRequests): with a reason, or without one
+   * the form asking for it. The answer comes as the events lockHandedOver or lockRequestDeclined.
+   */
+  async requestEdit(reason?: string): Promise<void> {
+    await (this.handover ?? (await this._handoverReady))?.requestEdit(reason);
   }
 
   /** Binds one field by hand (autoDiscovery: false), with an optional explicit id. */
@@ -393,7 +438,8 @@ export class CollabInstance {
       this._emitLock();
     });
     p.on('lock-lost', (reason: string) => {
-      this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn', 'lock');
+      // (a hand-over has its own message: lock-handed-over)
+      if (reason !== 'handed_over') this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn', 'lock');
       this._lastMode = 'viewer';
       this._emitLock();
       this._refresh();
@@ -535,7 +581,7 @@ export class CollabInstance {
 
   private _refreshLockLine(): void {
     if (!this._ui) return;
-    const [kind, text] = lockLine(this.provider);
+    const [kind, text] = lockLine(this.provider, this.handover);
     this._ui.setLock(kind, text);
   }
 
@@ -556,7 +602,7 @@ export class CollabInstance {
 
   private _layout(): void {
     if (!this._ui || this._destroyed) return;
-    const { state, badge } = fieldState(this.provider, this._offline(), this._editable());
+    const { state, badge } = fieldState(this.provider, this._offline(), this._editable(), this.handover);
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
     this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields));

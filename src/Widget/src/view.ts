@@ -8,7 +8,14 @@ import { hhmm } from './util';
 
 export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'destroyed';
 
-export function fieldState(p: CollabProvider, offline: boolean, editable: boolean): { state: FieldState; badge: FieldView['badge'] } {
+/** The hand-over requests' state, when their chunk is on (init option lockRequests). */
+export interface HandoverView {
+  myLockRequest: { lockRequestId: string } | null;
+  lockRequests: { requester: { username: string } }[];
+}
+
+/** With `handover` (lock requests on), a locked field offers "Request edit". */
+export function fieldState(p: CollabProvider, offline: boolean, editable: boolean, handover: HandoverView | null = null): { state: FieldState; badge: FieldView['badge'] } {
   if (offline) {
     return {
       state: 'offline',
@@ -44,6 +51,7 @@ export function fieldState(p: CollabProvider, offline: boolean, editable: boolea
         kind: 'locked',
         text: `${other.holder.username}${until ? ` · until ${until}` : ''}`,
         title: `Locked by ${other.holder.username}${until ? ` until ${until}` : ''}. You see their changes live; the field unlocks when they finish.`,
+        ...(handover && p.mayLock && p.requestedMode === 'editor' ? { action: handover.myLockRequest ? ('requested' as const) : ('request' as const) } : {}),
       },
     };
   }
@@ -72,9 +80,13 @@ export function statusLine(status: InstanceStatus, unsent: boolean, everJoined: 
   }
 }
 
-export function lockLine(p: CollabProvider): ['mine' | 'other' | 'none', string] {
+export function lockLine(p: CollabProvider, handover: HandoverView | null = null): ['mine' | 'other' | 'none' | 'requested' | 'asked', string] {
+  if (p.lock && handover?.lockRequests.length) {
+    return ['asked', `${handover.lockRequests[0].requester.username} asks for the lock · you are editing until ${hhmm(p.lock.expiresAt)}`];
+  }
   if (p.lock) return ['mine', `You are editing · lock until ${hhmm(p.lock.expiresAt)}`];
   const other = p.locks[0];
+  if (handover?.myLockRequest) return ['requested', `You asked ${other?.holder.username ?? 'the holder'} for the lock · waiting for an answer`];
   if (other) return ['other', `Locked by ${other.holder.username} until ${hhmm(other.expiresAt)}`];
   return ['none', p.wsconnected ? p.modeReason ?? 'No one is editing.' : '—'];
 }

@@ -45,6 +45,7 @@ export abstract class ProviderConnection extends Emitter {
   protected _runId = 0;
   protected _destroyed = false;
   private _attempt = 0;
+  private readonly _extraHandlers: [string, (b: ApiBroadcast) => void][] = [];
   private _reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly _onOnline: () => void;
   private readonly _onOffline: () => void;
@@ -141,6 +142,17 @@ export abstract class ProviderConnection extends Emitter {
     }
   }
 
+  /** Subscribes to a hub event on this and every later connection (for parts loaded later, e.g. chunks). */
+  onHubEvent(event: string, handler: (b: ApiBroadcast) => void): () => void {
+    const entry: [string, (b: ApiBroadcast) => void] = [event, (b) => this._extraHandlers.includes(entry) && handler(b)];
+    this._extraHandlers.push(entry);
+    this._connection?.on(event, entry[1]);
+    return () => {
+      const i = this._extraHandlers.indexOf(entry);
+      if (i >= 0) this._extraHandlers.splice(i, 1);
+    };
+  }
+
   /** Sends a hub method without waiting for its answer (awareness, leaving). */
   protected _send(method: string, body: Record<string, unknown>): void {
     const connection = this._connection;
@@ -197,6 +209,7 @@ export abstract class ProviderConnection extends Emitter {
       const connection = await this._build();
       if (run !== this._runId) return;
       this._connection = connection;
+      for (const [event, handler] of this._extraHandlers) connection.on(event, handler);
       await connection.start();
       if (run !== this._runId) return;
       const joined = await this.invoke<JoinResult>('resource:join', { resourceId: this.resourceId, mode: this.requestedMode });

@@ -21,6 +21,11 @@ export abstract class Locks extends Presence {
   private _heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private _lockTimer: ReturnType<typeof setInterval> | null = null;
 
+  /** Whether our role may lock this resource, as far as the server told us (by code or by the join answer). */
+  get mayLock(): boolean {
+    return this._mayLock;
+  }
+
   /** Asks for the editing lock (e.g. after it was released). Resolves with the server's answer. */
   async acquireLock(): Promise<ApiResponse<LockView>> {
     const r = await this.invoke<LockView>('lock:acquire', { resourceId: this.resourceId });
@@ -33,6 +38,28 @@ export abstract class Locks extends Presence {
       this.emit('lock-denied', [{ code: r.error.code, message: r.error.message, holder: r.error.details?.holder, expiresAt: r.error.details?.expiresAt }]);
     }
     return r;
+  }
+
+  /**
+   * Takes in a lock the server moved without lock:acquire (a hand-over, see chunks/handover.ts): `lock` is
+   * ours now (mine) or someone else's; `endedLockId` is the lock it replaced, ours if we held it.
+   */
+  adoptLock(lock: LockView, mine: boolean, endedLockId?: string | null): void {
+    const ended = (id: string) => id === endedLockId || id === lock.lockId;
+    const wasMine = !!this.lock && ended(this.lock.lockId);
+    this.locks = this.locks.filter((l) => !ended(l.lockId));
+    if (mine) {
+      this._setOwnLock(lock);
+      if (this._hasUnsentFlag) void this._resync();
+      return;
+    }
+    this.locks = this.locks.concat([lock]);
+    if (wasMine) {
+      this._setOwnLock(null);
+      this.emit('lock-lost', ['handed_over', 'lock:handed-over']);
+    } else {
+      this.emit('locks', [this.locks]);
+    }
   }
 
   async releaseLock(): Promise<ApiResponse> {

@@ -110,3 +110,42 @@ export interface ApiBroadcast<T = any> {
   newRevision: number;
   timestamp: string;
 }
+
+// ---- lock hand-over requests (issue 15 §1): the wire names are the issue's; the server side is not built yet,
+// so the payload fields below are the widget's proposal (CollabProvider.requestLock and its events).
+
+export interface LockParty {
+  userId: string;
+  username: string;
+}
+
+/** Data of lock:request's answer and payload of lock:requested (sent to the holder). */
+export interface LockRequestView {
+  lockRequestId: string;
+  requester: LockParty;
+  holder?: LockParty | null;
+  reason?: string | null;
+  requestedAt?: string;
+  /** When the lock passes by itself if the holder stays idle (null: never). */
+  autoPassAt?: string | null;
+}
+
+/** Payload of lock:handed-over: the lock (a new fencing token) now belongs to `to`. */
+export interface LockHandedOver {
+  lockRequestId?: string | null;
+  from: LockParty;
+  to: LockParty;
+  lock: LockView;
+  /** The lock that ended, when the hand-over gave the new holder a new lock id. */
+  previousLockId?: string | null;
+  automatic?: boolean;
+}
+
+/** Payload of lock:request-declined (sent to the requester; `expired` when nobody answered in time). */
+export interface LockRequestDeclined {
+  lockRequestId: string;
+  requester: LockParty;
+  by?: LockParty | null;
+  reason?: string | null;
+  expired?: boolean;
+}
