@@ -1,8 +1,8 @@
 // The hub connection, in two sizes.
 //
 // HubSocket: the SignalR JSON hub protocol over one WebSocket, without negotiate (what the provider's
-// default transport 'websockets' always did with @microsoft/signalr's skipNegotiation), in a few hundred
-// bytes instead of the 54 KB of the full client. Records are JSON texts ended by 0x1E:
+// default transport 'websockets' always did with @microsoft/signalr's skipNegotiation), in 4 KB minified
+// instead of the 54 KB of the full client. Records are JSON texts ended by 0x1E:
 //   handshake  -> {"protocol":"json","version":1}     <- {} or {"error":"..."}
 //   invocation -> {"type":1,"invocationId":"7","target":"doc:sync","arguments":[{...}]}  (no id: fire and forget)
 //   completion <- {"type":3,"invocationId":"7","result":{...}} or {...,"error":"..."}
