@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PORT="${PORT:-5000}"
 if [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
-if [ -f src/Web/widget/build.mjs ]; then node src/Web/widget/build.mjs; fi
+if [ -f src/Widget/build.mjs ]; then node src/Widget/build.mjs; fi
 dotnet build src/Node -c Release -v quiet -nologo
 echo "CollabAkka: starting on http://127.0.0.1:${PORT}  (health: /health, capabilities: /api/capabilities, demo: /demo)"
 exec dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll \

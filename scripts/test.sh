@@ -11,7 +11,7 @@ mkdir -p "$ART"
 passed=0; failed=0; skipped=0
 
 if [ ! -d node_modules ]; then npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }; fi
-if [ -f src/Web/widget/build.mjs ]; then node src/Web/widget/build.mjs || failed=$((failed+1)); fi
+if [ -f src/Widget/build.mjs ]; then node src/Widget/build.mjs || failed=$((failed+1)); fi
 
 if ! dotnet build CollabAkka.sln -c Release -nologo -v quiet; then
   echo "build failed"; echo "0 passed, 1 failed"; exit 1
@@ -100,7 +100,7 @@ if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
     echo "   $chromium is missing: apt-get install -y chromium (.ci/run does this)"
     failed=$((failed+1))
   else
-    run_node_suite browser 'tests/browser/*.test.mjs' --Collab:WidgetDir="$ROOT/src/Web/wwwroot"
+    run_node_suite browser 'tests/browser/*.test.mjs' --Collab:WidgetDir="$ROOT/src/Widget/dist"
   fi
 fi
 

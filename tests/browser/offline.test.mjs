@@ -15,6 +15,19 @@ const page = `
 
 const offline = (p) => p.waitForFunction(() => collab.status === 'offline', null, { timeout: 15000 });
 
+/** Waits until the offline cache holds this text for a field: decrypts the record with the stored key (usable, not extractable). */
+const cacheHolds = (p, field, text) => p.waitForFunction(async ([field, text]) => {
+  const db = await new Promise((res, rej) => { const r = indexedDB.open('collab-sdk-offline'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  const get = (store) => new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
+  const [docs, keys] = [await get('docs'), await get('keys')];
+  db.close();
+  if (docs.length !== 1 || keys.length !== 1) return false;
+  const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: docs[0].iv }, keys[0].key, docs[0].data);
+  const doc = new CollabSDK.Y.Doc();
+  CollabSDK.Y.applyUpdate(doc, new Uint8Array(plain));
+  return doc.getText(field).toString() === text;
+}, [field, text], { polling: 50 });
+
 test('edits made offline in two contexts merge without loss after reconnecting', async () => {
   const init = JSON.stringify({ resourceId: `patient-chart:${unique('c')}` });
   const a = await openTestPage(browser, { user: unique('a-'), body: page, init });
@@ -82,6 +95,7 @@ test('a reload while offline keeps unsent edits (encrypted at rest) and sends th
     await offline(a.page);
     await a.page.locator('#note').pressSequentially('Patient reports dizziness');
     await a.page.waitForFunction(() => collab.cacheState === 'saved');
+    await cacheHolds(a.page, 'id-note', 'Patient reports dizziness'); // saves trail the keystrokes by 40 ms
 
     // At rest the record is ciphertext under a non-extractable key.
     const atRest = await a.page.evaluate(async () => {

@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './lib/harness.mjs';
 
-test('src/Web/widget type-checks with tsc --noEmit (strict)', () => {
+test('src/Widget type-checks with tsc --noEmit (strict)', () => {
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'src', 'Web', 'widget', 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'src', 'Widget', 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
   } catch (err) {
     assert.fail(`tsc reported errors:\n${err.stdout}${err.stderr}`);
   }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using System.Net;
@@ -18,33 +19,39 @@ namespace CollabAkka.Web.Http;
 /// <summary>
 /// The browser widget as the node serves it:
 /// <c>/collab-sdk.js</c> (gzip when accepted, strong ETag, short cache; immutable when requested as
-/// <c>?v=&lt;etag&gt;</c>; CORS-readable so pages on other origins can use <c>integrity</c>),
-/// <c>/collab-sdk.js.sri</c> and <c>/api/widget</c> (its SRI hash and a ready script tag), and
-/// <c>/demo</c>, a plain "existing healthcare app" page that becomes collaborative through the two-line
-/// integration (dev tokens only).
-/// The bundle is built by <c>node src/Web/widget/build.mjs</c> into <c>src/Web/wwwroot</c>; the node finds
-/// it through <c>Collab:WidgetDir</c>, else in that folder of the repository it runs from, else in
-/// <c>wwwroot</c> beside its binaries (where the Node project copies it), and re-reads it when it changes.
+/// <c>?v=&lt;etag&gt;</c>; CORS-readable so pages on other origins can use <c>integrity</c>), its code-split chunks
+/// <c>/collab-sdk.&lt;name&gt;.js</c> (loaded by the bundle on demand, same treatment; the bundle carries their
+/// versions and SRI hashes), <c>/collab-sdk.js.sri</c> and <c>/api/widget</c> (the SRI hash, a ready script tag
+/// and the chunks), and <c>/demo</c>, a plain "existing healthcare app" page that becomes collaborative through
+/// the two-line integration (dev tokens only).
+/// The files are built by <c>node src/Widget/build.mjs</c> into <c>src/Widget/dist</c>; the node finds
+/// them through <c>Collab:WidgetDir</c>, else in that folder of the repository it runs from, else in
+/// <c>wwwroot</c> beside its binaries (where the Node project copies them), and re-reads a file when it changes.
 /// </summary>
 public static class WidgetEndpoints
 {
     public const string BundlePath = "/collab-sdk.js";
     public const string BundleFileName = "collab-sdk.js";
 
+    /// <summary>Chunk names as the build writes them: <c>collab-sdk.&lt;name&gt;.js</c>.</summary>
+    private const string ChunkRoute = "/collab-sdk.{chunk:regex(^[a-z0-9-]{{1,32}}$)}.js";
+
     public static IEndpointRouteBuilder MapWidget(this IEndpointRouteBuilder app, bool devTokens)
     {
         var configured = app.ServiceProvider.GetService<IConfiguration>()?["Collab:WidgetDir"];
-        var bundle = new WidgetBundle(configured);
+        var files = new WidgetFiles(configured);
 
-        app.MapMethods(BundlePath, [HttpMethods.Get, HttpMethods.Head], (HttpContext http) => bundle.Serve(http));
-        app.MapGet(BundlePath + ".sri", (HttpContext http) => bundle.Current() is { } b
+        app.MapMethods(BundlePath, [HttpMethods.Get, HttpMethods.Head], (HttpContext http) => files.Serve(http, BundleFileName));
+        app.MapMethods(ChunkRoute, [HttpMethods.Get, HttpMethods.Head], (HttpContext http, string chunk) =>
+            files.Serve(http, $"collab-sdk.{chunk}.js"));
+        app.MapGet(BundlePath + ".sri", (HttpContext http) => files.Current(BundleFileName) is { } b
             ? Results.Text(b.Integrity, "text/plain")
-            : bundle.Missing(http));
+            : files.Missing(http, BundleFileName));
         app.MapGet("/api/widget", (HttpContext http) =>
         {
-            if (bundle.Current() is not { } b)
+            if (files.Current(BundleFileName) is not { } b)
             {
-                return bundle.Missing(http);
+                return files.Missing(http, BundleFileName);
             }
             var url = $"{BundlePath}?v={b.Version}";
             return Results.Json(new
@@ -56,6 +63,9 @@ public static class WidgetEndpoints
                 etag = b.ETag,
                 lastModified = b.LastModified,
                 scriptTag = $"<script src=\"{url}\" integrity=\"{b.Integrity}\" crossorigin=\"anonymous\"></script>",
+                chunks = files.Chunks().ToDictionary(
+                    c => c.Name,
+                    c => new { url = $"/{c.Snapshot.FileName}?v={c.Snapshot.Version}", integrity = c.Snapshot.Integrity, bytes = c.Snapshot.Js.Length, gzipBytes = c.Snapshot.Gzip.Length, etag = c.Snapshot.ETag }),
             });
         });
 
@@ -67,26 +77,26 @@ public static class WidgetEndpoints
     }
 }
 
-/// <summary>One immutable snapshot of the bundle: bytes, gzip, hashes.</summary>
+/// <summary>One immutable snapshot of a widget file: bytes, gzip, hashes.</summary>
 internal sealed record WidgetBundleSnapshot(
-    string Path, DateTime WriteTimeUtc, long Length, byte[] Js, byte[] Gzip, string ETag, string Version, string Integrity, DateTimeOffset LastModified);
+    string Path, string FileName, DateTime WriteTimeUtc, long Length, byte[] Js, byte[] Gzip, string ETag, string Version, string Integrity, DateTimeOffset LastModified);
 
-/// <summary>Finds, loads and serves the bundle; a new build is picked up on the next request.</summary>
-internal sealed class WidgetBundle(string? configuredDir)
+/// <summary>Finds, loads and serves the widget's files; a new build is picked up on the next request.</summary>
+internal sealed class WidgetFiles(string? configuredDir)
 {
     private const string ShortCache = "public, max-age=300";
     private const string Immutable = "public, max-age=31536000, immutable";
-    private WidgetBundleSnapshot? _current;
+    private readonly ConcurrentDictionary<string, WidgetBundleSnapshot> _current = new(StringComparer.Ordinal);
 
-    public WidgetBundleSnapshot? Current()
+    public WidgetBundleSnapshot? Current(string fileName)
     {
-        var path = Locate();
+        var path = Locate(fileName);
         if (path is null)
         {
             return null;
         }
         var info = new FileInfo(path);
-        var snapshot = Volatile.Read(ref _current);
+        _current.TryGetValue(fileName, out var snapshot);
         if (snapshot is not null && snapshot.Path == path && snapshot.WriteTimeUtc == info.LastWriteTimeUtc && snapshot.Length == info.Length)
         {
             return snapshot;
@@ -102,22 +112,71 @@ internal sealed class WidgetBundle(string? configuredDir)
         }
         var sha256 = SHA256.HashData(js);
         var version = Convert.ToHexStringLower(sha256)[..16];
+        snapshot = new WidgetBundleSnapshot(path, fileName, info.LastWriteTimeUtc, info.Length, js, Gzip(path, js), $"\"{version}\"", version,
+            "sha384-" + Convert.ToBase64String(SHA384.HashData(js)), new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
+        _current[fileName] = snapshot;
+        return snapshot;
+    }
+
+    /// <summary>
+    /// The gzip to serve: the build's own <c>.gz</c> beside the file when it holds exactly these bytes (zlib at
+    /// level 9 compresses JavaScript a little better than <see cref="CompressionLevel.SmallestSize"/> here),
+    /// else made now.
+    /// </summary>
+    private static byte[] Gzip(string path, byte[] js)
+    {
         using var buffer = new MemoryStream();
         using (var gzip = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
         {
             gzip.Write(js);
         }
-        snapshot = new WidgetBundleSnapshot(path, info.LastWriteTimeUtc, info.Length, js, buffer.ToArray(), $"\"{version}\"", version,
-            "sha384-" + Convert.ToBase64String(SHA384.HashData(js)), new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
-        Volatile.Write(ref _current, snapshot);
-        return snapshot;
+        var made = buffer.ToArray();
+        try
+        {
+            if (File.Exists(path + ".gz"))
+            {
+                var built = File.ReadAllBytes(path + ".gz");
+                using var unzip = new GZipStream(new MemoryStream(built), CompressionMode.Decompress);
+                using var plain = new MemoryStream();
+                unzip.CopyTo(plain);
+                if (built.Length < made.Length && plain.GetBuffer().AsSpan(0, (int)plain.Length).SequenceEqual(js))
+                {
+                    return built;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // a stale, partial or unreadable .gz: ours will do
+        }
+        return made;
     }
 
-    public IResult Serve(HttpContext http)
+    /// <summary>The chunks beside the bundle (<c>collab-sdk.&lt;name&gt;.js</c>).</summary>
+    public IEnumerable<(string Name, WidgetBundleSnapshot Snapshot)> Chunks()
     {
-        if (Current() is not { } b)
+        var bundle = Locate(WidgetEndpoints.BundleFileName);
+        if (bundle is null || Path.GetDirectoryName(bundle) is not { } dir)
         {
-            return Missing(http);
+            yield break;
+        }
+        foreach (var path in Directory.EnumerateFiles(dir, "collab-sdk.*.js").Order(StringComparer.Ordinal))
+        {
+            var fileName = Path.GetFileName(path);
+            var name = fileName["collab-sdk.".Length..^".js".Length];
+            if (name.Length is > 0 and <= 32 && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') &&
+                Current(fileName) is { } snapshot)
+            {
+                yield return (name, snapshot);
+            }
+        }
+    }
+
+    public IResult Serve(HttpContext http, string fileName)
+    {
+        if (Current(fileName) is not { } b)
+        {
+            return Missing(http, fileName);
         }
         var headers = http.Response.Headers;
         headers.ETag = b.ETag;
@@ -140,12 +199,14 @@ internal sealed class WidgetBundle(string? configuredDir)
         return Results.Bytes(gzip ? b.Gzip : b.Js, "text/javascript; charset=utf-8");
     }
 
-    public IResult Missing(HttpContext http) =>
+    public IResult Missing(HttpContext http, string fileName) =>
         Problems.Result(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound,
-            "The widget bundle has not been built: run `node src/Web/widget/build.mjs` (or set Collab:WidgetDir to the folder holding collab-sdk.js).",
+            fileName == WidgetEndpoints.BundleFileName
+                ? "The widget bundle has not been built: run `node src/Widget/build.mjs` (or set Collab:WidgetDir to the folder holding collab-sdk.js)."
+                : $"The widget has no file {fileName} (rebuilt meanwhile? reload the page).",
             new { searched = Candidates().ToList() });
 
-    private string? Locate() => Candidates().Select(d => Path.Combine(d, WidgetEndpoints.BundleFileName)).FirstOrDefault(File.Exists);
+    private string? Locate(string fileName) => Candidates().Select(d => Path.Combine(d, fileName)).FirstOrDefault(File.Exists);
 
     private IEnumerable<string> Candidates()
     {
@@ -156,7 +217,7 @@ internal sealed class WidgetBundle(string? configuredDir)
         // Running from a build output inside the repository: the freshest bundle is the repository's.
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "src", "Web", "wwwroot");
+            var candidate = Path.Combine(dir.FullName, "src", "Widget", "dist");
             if (Directory.Exists(candidate))
             {
                 yield return candidate;

@@ -47,14 +47,18 @@ export async function openDemo(browser, { user, role, tab = 'diagnosis', patient
   return { context, page };
 }
 
-const bundle = () => readFileSync(join(repoRoot, 'src', 'Web', 'wwwroot', 'collab-sdk.js'));
+export const distDir = join(repoRoot, 'src', 'Widget', 'dist');
+/** collab-sdk.js and its chunks collab-sdk.<name>.js (any ?v=), as built. */
+const WIDGET_FILE = /\/(collab-sdk(?:\.[a-z0-9-]+)?\.js)(?:\?.*)?$/;
+export const widgetFile = (name) => readFileSync(join(distDir, name));
 
 /**
- * Opens a test page served at <node>/__test/<name> by a route, with the bundle also served by a route
+ * Opens a test page served at <node>/__test/<name> by a route, with the bundle and its chunks also served by a route
  * (so the page and the widget load even while the context is offline). `body` is the page's markup;
- * `init` the object literal given to CollabSDK.init besides gatewayUrl and token (a string of JS).
+ * `init` the object literal given to CollabSDK.init besides gatewayUrl and token (a string of JS); `routes(context)`
+ * may add routes of its own before the page loads (they take precedence).
  */
-export async function openTestPage(browser, { user, role = 'doctor', name = unique('p'), body, init = '{}', head = '', scripts = '' }) {
+export async function openTestPage(browser, { user, role = 'doctor', name = unique('p'), body, init = '{}', head = '', scripts = '', routes }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
   const token = await devToken(user, user, role);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title>${head}</head><body>${body}
@@ -63,7 +67,9 @@ ${scripts}
 <script>window.collab = CollabSDK.init(Object.assign({ gatewayUrl: location.origin, token: ${JSON.stringify(token)} }, ${init}))</script>
 </body></html>`;
   await context.route(`${baseUrl}/__test/**`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
-  await context.route(`${baseUrl}/collab-sdk.js`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: bundle() }));
+  await context.route((url) => url.href.startsWith(baseUrl) && WIDGET_FILE.test(url.pathname + url.search), (route) =>
+    route.fulfill({ status: 200, contentType: 'text/javascript', body: widgetFile(WIDGET_FILE.exec(new URL(route.request().url()).pathname)[1]) }));
+  if (routes) await routes(context); // registered last, so tried first
   const page = await context.newPage();
   await page.goto(`${baseUrl}/__test/${name}`);
   return { context, page, token };

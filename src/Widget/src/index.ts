@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 
 export { init, logout, instances, CollabInstance, OfflineStore, isCollaborative } from './sdk';
-export { CollabProvider } from './provider';
+export { CollabProvider } from './provider/provider';
 export { FieldBinding, transformIndex } from './binding';
 export { findFields, baseId, assignIds } from './discovery';
 export { deriveResourceId } from './util';

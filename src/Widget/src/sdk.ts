@@ -8,23 +8,32 @@
 //   own-lock  green outline, yellow lock badge "You", editable      locked   red, read-only, lock badge "<holder> until HH:MM"
 //   readonly  grey, read-only (viewer role, or no lock)              offline  orange; editable if we were (or meant to be) an editor
 //   connecting dashed grey, read-only until the first join answers (or fails, which means offline)
+// (view.ts derives those states and the panel's lines from the provider; routing.ts follows in-page navigation.)
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { FieldBinding } from './binding';
 import { assignIds, findFields, isCollaborative, type CollabField } from './discovery';
 import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
-import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider';
-import { CollabUI, type AvatarView, type FieldState, type FieldView, type PanelUser } from './ui';
+import type { Handover, HandoverHost } from './chunks/handover';
+import { loadChunk } from './chunks';
+import { CollabProvider, type JoinMode, type LockView } from './provider/provider';
+import { watchLocation } from './routing';
+import { CollabUI, type FieldView } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
+import { fieldState, focusAvatars, lockLine, panelUsers, statusLine, statusOf, type InstanceStatus } from './view';
 
 export interface InitOptions {
   /** Base URL of a CollabAkka node, e.g. https://collab.example (the hub is at /hubs/collab). */
   gatewayUrl: string;
   token?: string;
   tokenProvider?: () => string | Promise<string>;
-  /** Default: derived from the page URL (see deriveResourceId). */
-  resourceId?: string;
+  /**
+   * Default: derived from the page URL (see deriveResourceId), and followed when the page changes its URL
+   * without reloading (history.pushState/replaceState, popstate, hash routes). A function is asked again on
+   * each such change; a string stays fixed (call setResource() to move).
+   */
+  resourceId?: string | (() => string);
   /** Bind text inputs and textareas automatically, including ones added later (default true). */
   autoDiscovery?: boolean;
   /** 'editor' (default) takes the lock when free; 'viewer' only watches. */
@@ -34,20 +43,26 @@ export interface InitOptions {
   panel?: boolean;
   /** Keep unsent edits in an encrypted IndexedDB cache (default true). */
   offlineCache?: boolean;
+  /**
+   * Lock hand-over requests (issue 15 §1): "Request edit" on locked fields and the holder's prompt. Off by
+   * default until the server offers lock:request and lock:request-answer.
+   */
+  lockRequests?: boolean;
   /** Passed to the provider. */
   transport?: 'websockets' | 'auto';
   hubPath?: string;
 }
 
-export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'destroyed';
+export type { InstanceStatus };
 
 export const instances: CollabInstance[] = [];
 
 export class CollabInstance {
-  readonly doc: Y.Doc;
-  readonly awareness: awarenessProtocol.Awareness;
-  readonly provider: CollabProvider;
-  readonly resourceId: string;
+  /** The document, awareness and provider of the current resource (new ones after a route change). */
+  doc!: Y.Doc;
+  awareness!: awarenessProtocol.Awareness;
+  provider!: CollabProvider;
+  resourceId: string;
   readonly events = new Emitter();
   /** Bound fields by stable id. */
   readonly fields = new Map<string, FieldBinding>();
@@ -78,34 +93,150 @@ export class CollabInstance {
   private _destroyed = false;
   private _wasOffline = false;
   private readonly _cleanup: (() => void)[] = [];
+  private _localUser: { id: string; name: string; role: string } = { id: '', name: '', role: '' };
+  /** Lock hand-over requests, once their chunk is loaded (init option lockRequests). */
+  handover: Handover | null = null;
+  private _handoverReady: Promise<Handover | null> = Promise.resolve(null);
+  private readonly _providerHooks: ((p: CollabProvider) => void)[] = [];
+  private _userFromToken = '';
+  /** Increments with every resource this instance opens: start-up work of an earlier one stops. */
+  private _generation = 0;
 
   constructor(options: InitOptions) {
     if (!options || !options.gatewayUrl) throw new Error('CollabSDK.init: gatewayUrl is required.');
     if (!options.token && !options.tokenProvider) throw new Error('CollabSDK.init: token or tokenProvider is required.');
     this._opts = { autoDiscovery: true, mode: 'editor', panel: true, offlineCache: true, ...options };
-    this.resourceId = options.resourceId || deriveResourceId(location);
-    this.doc = new Y.Doc();
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.resourceId = this._routeResourceId();
     const claims = jwtClaims(options.token);
-    this._setLocalUser(String(claims.sub ?? ''), String(claims.name ?? claims.sub ?? ''), String(claims.role ?? ''));
-
-    this.provider = new CollabProvider(options.gatewayUrl, this.resourceId, this.doc, {
-      token: options.token,
-      tokenProvider: options.tokenProvider,
-      mode: this._opts.mode,
-      connect: false,
-      awareness: this.awareness,
-      transport: options.transport,
-      hubPath: options.hubPath,
-    });
+    this._localUser = { id: String(claims.sub ?? ''), name: String(claims.name ?? claims.sub ?? ''), role: String(claims.role ?? '') };
+    this._userFromToken = claims.sub ? String(claims.sub) : '';
+    this._open();
     this._ui = typeof document !== 'undefined' ? new CollabUI(this._opts.panel !== false) : null;
-    this._wireProvider();
+    if (this._opts.lockRequests) this._loadHandover();
     this._wireDom();
+    if (typeof options.resourceId !== 'string' || !options.resourceId) this._followRoutes();
     if (this._opts.autoDiscovery !== false) this.rescan();
     this._refresh();
     instances.push(this);
-    this._storeReady = this._start(claims.sub ? String(claims.sub) : '');
+    this._storeReady = this._start(this._generation);
   }
+
+  /** Loads the hand-over chunk and attaches it (its failure leaves the feature off, nothing else). */
+  private _loadHandover(): void {
+    const host: HandoverHost = {
+      provider: () => this.provider,
+      ui: () => this._ui,
+      refresh: () => this._refresh(),
+      emit: (name, args) => this.events.emit(name, args),
+      onProvider: (hook) => {
+        this._providerHooks.push(hook);
+        hook(this.provider);
+      },
+    };
+    this._handoverReady = loadChunk('handover', this._opts.gatewayUrl).then(
+      (chunk) => {
+        if (this._destroyed) return null;
+        this.handover = chunk.attach(host);
+        if (this._ui) this._ui.onRequestEdit = () => void this.requestEdit();
+        this._refresh();
+        return this.handover;
+      },
+      () => null,
+    );
+  }
+
+  /** The resource the page's current URL names (or the fixed one given). */
+  private _routeResourceId(): string {
+    const option = this._opts.resourceId;
+    return (typeof option === 'function' ? option() : option) || deriveResourceId(location);
+  }
+
+  /** A new document, awareness and provider for this.resourceId (not connected yet). */
+  private _open(): void {
+    const generation = ++this._generation;
+    this.doc = new Y.Doc();
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
+    this.provider = new CollabProvider(this._opts.gatewayUrl, this.resourceId, this.doc, {
+      token: this._opts.token,
+      tokenProvider: this._opts.tokenProvider,
+      mode: this._opts.mode,
+      connect: false,
+      awareness: this.awareness,
+      transport: this._opts.transport,
+      hubPath: this._opts.hubPath,
+    });
+    this._wireProvider();
+    for (const hook of this._providerHooks) hook(this.provider);
+    this.awareness.on('change', () => this._scheduleLayout());
+    const doc = this.doc;
+    doc.on('update', (_u: Uint8Array, origin: unknown) => {
+      if (origin !== 'offline-cache' && generation === this._generation) this._scheduleSave();
+    });
+  }
+
+  /**
+   * Moves the widget to another resource without reloading: the current one is left (its lock released at
+   * once, unsent edits kept in its offline cache), and the page's fields are bound to the new one's
+   * document. Called by itself when the URL changes (unless resourceId was a fixed string).
+   */
+  setResource(resourceId: string): Promise<void> {
+    if (this._destroyed || !resourceId || resourceId === this.resourceId) return this._storeReady;
+    const from = this.resourceId;
+    const oldProvider = this.provider;
+    const oldDoc = this.doc;
+    const oldAwareness = this.awareness;
+    const unsent = oldProvider.hasUnsentChanges ? Y.encodeStateAsUpdate(oldDoc) : null;
+    // The old resource's cache, if its start-up got that far (a start-up still under way closes its own).
+    const oldStore = this._store;
+    if (this._saveTimer) clearTimeout(this._saveTimer);
+    this._saveTimer = null;
+    for (const binding of Array.from(this.fields.values())) this._unbind(binding);
+    oldProvider.destroy(); // resource:leave: the lock is free for others at once
+    oldAwareness.destroy();
+    oldDoc.destroy();
+    this._store = null;
+    this.cacheState = this._opts.offlineCache === false ? 'off' : 'none';
+    this.restoredFromCache = false;
+    this._everJoined = this._everFailed = this._wasOffline = false;
+    this._lastMode = null;
+    this.status = 'connecting';
+    this.resourceId = resourceId;
+    this._open();
+    const generation = this._generation;
+    if (this._opts.autoDiscovery !== false) this.rescan();
+    this._refresh();
+    this._refreshUsers();
+    this.events.emit('resourceChanged', [{ from, to: resourceId }]);
+    this._storeReady = this._storeReady
+      .then(async () => {
+        if (!oldStore) return;
+        if (unsent) await oldStore.save(unsent); // sent when this user opens that resource again
+        else await oldStore.clear();
+        oldStore.close();
+      })
+      .catch(() => undefined)
+      .then(() => this._start(generation));
+    return this._storeReady;
+  }
+
+  /** Follows the page's own navigation: history.pushState/replaceState, back/forward, hash changes. */
+  private _followRoutes(): void {
+    if (typeof window === 'undefined') return;
+    const follow = () => {
+      if (this._destroyed) return;
+      const next = this._routeResourceId();
+      if (next !== this.resourceId) void this.setResource(next);
+    };
+    this._followRoute = follow;
+    const stop = watchLocation(follow);
+    this._cleanup.push(() => {
+      this._followRoute = null;
+      stop();
+    });
+  }
+
+  private _followRoute: (() => void) | null = null;
 
   // ---- public API -------------------------------------------------------------------------------
 
@@ -119,6 +250,14 @@ export class CollabInstance {
     return this;
   }
 
+  /**
+   * Asks the lock holder to hand the lock over (init option lockRequests): with a reason, or without one
+   * the form asking for it. The answer comes as the events lockHandedOver or lockRequestDeclined.
+   */
+  async requestEdit(reason?: string): Promise<void> {
+    await (this.handover ?? (await this._handoverReady))?.requestEdit(reason);
+  }
+
   /** Binds one field by hand (autoDiscovery: false), with an optional explicit id. */
   bind(el: CollabField, id?: string): FieldBinding {
     const known = this._byElement.get(el);
@@ -130,6 +269,11 @@ export class CollabInstance {
   /** Finds fields now (the MutationObserver calls this on every DOM change). */
   rescan(): void {
     if (this._destroyed) return;
+    // A router may render the new page before our navigation listener ran: move first, then bind.
+    if (this._followRoute && this._routeResourceId() !== this.resourceId) {
+      this._followRoute();
+      return; // setResource() rescans
+    }
     const found = findFields(document);
     const present = new Set(found);
     let changed = false;
@@ -167,6 +311,7 @@ export class CollabInstance {
     for (const fn of this._cleanup) fn();
     for (const binding of Array.from(this.fields.values())) this._unbind(binding);
     this.provider.destroy();
+    this.awareness.destroy();
     this._ui?.destroy();
     await this._storeReady;
     if (this._store) {
@@ -180,22 +325,32 @@ export class CollabInstance {
 
   // ---- start-up ---------------------------------------------------------------------------------
 
-  private async _start(userFromToken: string): Promise<void> {
-    let user = userFromToken;
+  /** Opens the offline cache of the current resource, restores what it kept, then connects. */
+  private async _start(generation: number): Promise<void> {
+    const current = () => !this._destroyed && generation === this._generation;
+    let user = this._userFromToken;
     if (!user && this._opts.tokenProvider) {
       try {
         const claims = jwtClaims(await this._opts.tokenProvider());
-        user = String(claims.sub ?? '');
-        this._setLocalUser(user, String(claims.name ?? user), String(claims.role ?? ''));
+        user = this._userFromToken = String(claims.sub ?? '');
+        this._localUser = { id: user, name: String(claims.name ?? user), role: String(claims.role ?? '') };
+        if (current()) this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
       } catch {
         // the provider reports token failures when it connects
       }
     }
+    if (!current()) return;
     if (this._opts.offlineCache !== false) {
-      this._store = await OfflineStore.open(`${user || 'anonymous'}|${this.resourceId}`);
+      const store = await OfflineStore.open(`${user || 'anonymous'}|${this.resourceId}`);
+      if (!current()) {
+        store?.close();
+        return;
+      }
+      this._store = store;
       if (!this._store) this.cacheState = 'off';
       const cached = this._store ? await this._store.load() : null;
-      if (cached && !this._destroyed) {
+      if (!current()) return;
+      if (cached) {
         // Restored edits count as local and unsent: the first sync sends them.
         Y.applyUpdate(this.doc, cached, 'offline-cache');
         this.provider.markUnsent();
@@ -206,7 +361,7 @@ export class CollabInstance {
     } else {
       this.cacheState = 'off';
     }
-    if (!this._destroyed) this.provider.connect();
+    if (current()) this.provider.connect();
   }
 
   private _setLocalUser(userId: string, name: string, role: string): void {
@@ -217,7 +372,10 @@ export class CollabInstance {
 
   private _wireProvider(): void {
     const p = this.provider;
-    p.on('session', (s) => this._setLocalUser(s.userId, s.username, s.role));
+    p.on('session', (s) => {
+      this._localUser = { id: s.userId, name: s.username, role: s.role };
+      this._setLocalUser(s.userId, s.username, s.role);
+    });
     p.on('status', ({ status }: { status: string }) => {
       if (status === 'connected') {
         this._everJoined = true;
@@ -280,7 +438,8 @@ export class CollabInstance {
       this._emitLock();
     });
     p.on('lock-lost', (reason: string) => {
-      this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn', 'lock');
+      // (a hand-over has its own message: lock-handed-over)
+      if (reason !== 'handed_over') this._ui?.toast(`Your editing lock ended (${reason.replace(/_/g, ' ')}); the fields are read-only now.`, 'warn', 'lock');
       this._lastMode = 'viewer';
       this._emitLock();
       this._refresh();
@@ -300,10 +459,6 @@ export class CollabInstance {
       if (e.code === 'PERMISSION_DENIED' || e.code === 'UNAUTHORIZED' || e.code === 'MAX_VIEWERS_REACHED') {
         this._ui?.toast(e.message, 'error');
       }
-    });
-    this.awareness.on('change', () => this._scheduleLayout());
-    this.doc.on('update', (_u: Uint8Array, origin: unknown) => {
-      if (origin !== 'offline-cache') this._scheduleSave();
     });
   }
 
@@ -408,53 +563,6 @@ export class CollabInstance {
     return false;
   }
 
-  private _fieldState(): { state: FieldState; badge: FieldView['badge'] } {
-    const p = this.provider;
-    if (this._offline()) {
-      const editable = this._editable();
-      return {
-        state: 'offline',
-        badge: {
-          kind: 'offline',
-          text: 'Offline',
-          title: editable
-            ? 'Offline: keep typing. Your edits are kept (encrypted) on this device and merged when the connection returns.'
-            : 'Offline: read-only until the connection returns.',
-        },
-      };
-    }
-    if (!p.wsconnected || !p.synced) {
-      return { state: 'connecting', badge: { kind: 'readonly', text: '…', title: 'Connecting to the collaboration server…' } };
-    }
-    if (p.mode === 'editor') {
-      const until = hhmm(p.lock?.expiresAt);
-      return {
-        state: 'own-lock',
-        badge: {
-          kind: 'mine',
-          text: `You${until ? ` · until ${until}` : ''}`,
-          title: `Collaborative field. You hold the editing lock${until ? ` until ${until}` : ''} (renewed while this tab is open); others see your changes live.`,
-        },
-      };
-    }
-    const other = p.locks.find((l) => l.holder.userId !== p.session?.userId) ?? p.locks[0];
-    if (other) {
-      const until = hhmm(other.expiresAt);
-      return {
-        state: 'locked',
-        badge: {
-          kind: 'locked',
-          text: `${other.holder.username}${until ? ` · until ${until}` : ''}`,
-          title: `Locked by ${other.holder.username}${until ? ` until ${until}` : ''}. You see their changes live; the field unlocks when they finish.`,
-        },
-      };
-    }
-    return {
-      state: 'readonly',
-      badge: { kind: 'readonly', text: 'View only', title: p.modeReason ?? 'You are viewing this record.' },
-    };
-  }
-
   private _refresh(): void {
     if (this._destroyed) return;
     const editable = this._editable();
@@ -465,60 +573,20 @@ export class CollabInstance {
   }
 
   private _refreshStatus(): void {
-    const p = this.provider;
-    let status: InstanceStatus;
-    if (this._offline()) status = 'offline';
-    else if (p.wsconnected && p.synced) status = 'connected';
-    else if (p.wsconnected) status = 'syncing';
-    else status = 'connecting';
-    this.status = status;
-    const ui = this._ui;
-    if (!ui) return;
-    const unsent = p.hasUnsentChanges;
-    switch (status) {
-      case 'offline':
-        ui.setStatus('offline', 'Offline', unsent ? 'edits kept on this device' : 'reconnecting…');
-        break;
-      case 'connected':
-        ui.setStatus('connected', 'Connected', unsent ? 'Saving…' : 'Synced');
-        break;
-      case 'syncing':
-        ui.setStatus('syncing', 'Connected', 'Syncing…');
-        break;
-      default:
-        ui.setStatus('connecting', this._everJoined ? 'Reconnecting…' : 'Connecting…');
-    }
+    this.status = statusOf(this.provider, this._offline());
+    if (!this._ui) return;
+    const [kind, text, sub] = statusLine(this.status, this.provider.hasUnsentChanges, this._everJoined);
+    this._ui.setStatus(kind, text, sub);
   }
 
   private _refreshLockLine(): void {
-    const p = this.provider;
     if (!this._ui) return;
-    if (p.lock) {
-      this._ui.setLock('mine', `You are editing · lock until ${hhmm(p.lock.expiresAt)}`);
-    } else {
-      const other = p.locks[0];
-      if (other) this._ui.setLock('other', `Locked by ${other.holder.username} until ${hhmm(other.expiresAt)}`);
-      else if (p.wsconnected) this._ui.setLock('none', p.modeReason ?? 'No one is editing.');
-      else this._ui.setLock('none', '—');
-    }
+    const [kind, text] = lockLine(this.provider, this.handover);
+    this._ui.setLock(kind, text);
   }
 
   private _refreshUsers(): void {
-    const p = this.provider;
-    const me = p.session?.sessionId;
-    const list: PanelUser[] = [];
-    const seen = new Set<string>();
-    const add = (u: PresenceUser, where?: string) => {
-      if (seen.has(u.sessionId)) return;
-      seen.add(u.sessionId);
-      list.push({ userId: u.userId, username: u.username, role: u.role, mode: u.mode, where, me: u.sessionId === me });
-    };
-    for (const u of p.users) add(u);
-    for (const group of p.allUsers?.subResources ?? []) {
-      const where = group.subResourceId === this.resourceId ? undefined : group.subResourceId.split('/').pop();
-      for (const u of group.users) add(u, where);
-    }
-    list.sort((a, b) => Number(!!b.me) - Number(!!a.me));
+    const list = panelUsers(this.provider, this.resourceId);
     this._ui?.setUsers(list);
     this.events.emit('usersChanged', [list]);
     this._scheduleLayout();
@@ -534,25 +602,10 @@ export class CollabInstance {
 
   private _layout(): void {
     if (!this._ui || this._destroyed) return;
-    const { state, badge } = this._fieldState();
+    const { state, badge } = fieldState(this.provider, this._offline(), this._editable(), this.handover);
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
-    // Avatars: remote awareness states focused on a field, one per user.
-    const avatars = new Map<string, AvatarView[]>();
-    const seen = new Set<string>();
-    this.awareness.getStates().forEach((state, clientId) => {
-      if (clientId === this.doc.clientID) return;
-      const focus = state?.focus as string | undefined;
-      const user = state?.user as { id: string; name: string; role: string; color: string } | undefined;
-      if (!focus || !user || !this.fields.has(focus)) return;
-      const key = `${user.id}|${focus}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      const list = avatars.get(focus) ?? [];
-      list.push({ userId: user.id, name: user.name, role: user.role, color: user.color });
-      avatars.set(focus, list);
-    });
-    this._ui.layout(views, avatars);
+    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields));
   }
 
   // ---- offline cache ----------------------------------------------------------------------------

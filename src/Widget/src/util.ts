@@ -16,14 +16,19 @@ export function fromBase64(text: string): Uint8Array {
   return out;
 }
 
-/** FNV-1a, 32 bit, as base36: short stable ids from arbitrary text. */
-export function hash(text: string): string {
+/** FNV-1a, 32 bit, unsigned. */
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return (h >>> 0).toString(36);
+  return h >>> 0;
+}
+
+/** FNV-1a, 32 bit, as base36: short stable ids from arbitrary text. */
+export function hash(text: string): string {
+  return hash32(text).toString(36);
 }
 
 let counter = 0;
@@ -82,9 +87,12 @@ export function sanitizeSegment(text: string, max = 128): string {
 
 /**
  * The default resource id of a page: `page:<host path>`, e.g. https://emr.example/patients/12/notes ->
- * `page:emr.example.patients.12.notes`. The query and fragment are left out (they often carry user or
- * view state), so everyone on the same page shares one resource.
+ * `page:emr.example.patients.12.notes`. The query is left out (it often carries user or view state), so
+ * everyone on the same page shares one resource; so is a fragment, except a hash route (`#/...` or `#!/...`,
+ * as hash-routed apps use for their pages): https://emr.example/app#/patients/12/notes ->
+ * `page:emr.example.app.patients.12.notes`.
  */
-export function deriveResourceId(loc: { host: string; pathname: string } = location): string {
-  return 'page:' + sanitizeSegment((loc.host + loc.pathname).toLowerCase());
+export function deriveResourceId(loc: { host: string; pathname: string; hash?: string } = location): string {
+  const route = /^#!?\//.test(loc.hash ?? '') ? (loc.hash ?? '').replace(/^#!?/, '').split('?')[0] : '';
+  return 'page:' + sanitizeSegment((loc.host + loc.pathname + route).toLowerCase());
 }

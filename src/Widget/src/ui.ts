@@ -21,7 +21,15 @@ export interface FieldView {
   id: string;
   el: HTMLElement;
   state: FieldState;
-  badge: { text: string; kind: 'collab' | 'mine' | 'locked' | 'offline' | 'readonly'; title: string };
+  badge: { text: string; kind: 'collab' | 'mine' | 'locked' | 'offline' | 'readonly'; title: string; action?: 'request' | 'requested' };
+}
+
+/** A request for our lock, as the holder's prompt shows it. */
+export interface HandoverPromptView {
+  id: string;
+  requester: string;
+  reason?: string | null;
+  autoPass?: string;
 }
 
 export interface AvatarView {
@@ -105,6 +113,11 @@ button:hover{background:#e2e8f0}
 .toast{background:#0f172a;color:#f8fafc;padding:10px 12px;border-radius:8px;font-size:13px;box-shadow:0 6px 20px rgba(15,23,42,.3);border-left:4px solid #16a34a}
 .toast.warn{border-left-color:#f97316}
 .toast.error{border-left-color:#dc2626}
+.req{margin-left:4px;padding:0 6px;height:14px;line-height:14px;border-radius:7px;background:#fff;color:#991b1b;font-size:10px;font-weight:700}
+.req:focus-visible{outline:2px solid #2563eb;outline-offset:1px}
+.lock.requested{background:#e0e7ff;color:#3730a3}
+.lock.asked{background:#fef3c7;color:#92400e}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;
 
 export class CollabUI {
@@ -116,6 +129,8 @@ export class CollabUI {
   private readonly _style: HTMLStyleElement;
   private readonly _els: Record<string, HTMLElement> = {};
   private readonly _flashTimers = new Map<HTMLElement, ReturnType<typeof setTimeout>>();
+  /** Called when a locked field's "Request edit" is used (set by the SDK). */
+  onRequestEdit: (() => void) | null = null;
 
   constructor(showPanel = true) {
     const doc = document;
@@ -142,10 +157,11 @@ export class CollabUI {
   </section>
   <div class="fab" title="Collaboration: open the panel" role="button" aria-label="Open the collaboration panel"><span class="i i-users" style="width:24px;height:24px"></span><span class="count">0</span><span class="dot fdot"></span></div>
   <div class="toasts"></div>
+  <div class="sr announce" aria-live="assertive" role="status"></div>
 </div>`;
     this._wrap = this._shadow.querySelector('.wrap') as HTMLElement;
     this._layer = this._shadow.querySelector('.layer') as HTMLElement;
-    for (const name of ['dot', 'status', 'sync', 'user-count', 'users', 'field-count', 'lock', 'fab', 'toasts', 'panel']) {
+    for (const name of ['dot', 'status', 'sync', 'user-count', 'users', 'field-count', 'lock', 'fab', 'toasts', 'panel', 'announce']) {
       this._els[name] = this._shadow.querySelector('.' + name) as HTMLElement;
     }
     this._els.fdot = this._shadow.querySelector('.fdot') as HTMLElement;
@@ -204,12 +220,29 @@ export class CollabUI {
     this._els['field-count'].textContent = String(n);
   }
 
-  setLock(kind: 'mine' | 'other' | 'none', text: string): void {
+  setLock(kind: 'mine' | 'other' | 'none' | 'requested' | 'asked', text: string): void {
     this._els.lock.className = `lock ${kind}`;
     this._els.lock.textContent = '';
     if (kind !== 'none') this._els.lock.append(icon('lock'), ' ');
     this._els.lock.append(text);
   }
+
+  /** Tells screen readers at once (the panel itself is a polite live region). */
+  announce(text: string): void {
+    this._els.announce.textContent = '';
+    setTimeout(() => (this._els.announce.textContent = text), 30);
+  }
+
+  /** The shadow root's wrapper: where the hand-over chunk puts its dialogs (chunks/handover.ts). */
+  get wrap(): HTMLElement {
+    return this._wrap;
+  }
+
+  closeDialog(kind?: string): void {
+    const dialog = this._wrap.querySelector('.dlg');
+    if (dialog && (!kind || dialog.getAttribute('data-kind') === kind)) dialog.remove();
+  }
+
 
   toast(message: string, kind: 'info' | 'warn' | 'error' = 'info', iconName?: keyof typeof ICONS, ms = 6000): void {
     const t = document.createElement('div');
@@ -248,12 +281,17 @@ export class CollabUI {
       if (!badge) {
         badge = document.createElement('div');
         badge.setAttribute('data-for', f.id);
-        badge.innerHTML = '<span class="i"></span><span class="btext"></span><span class="tip"></span>';
+        badge.innerHTML = '<span class="i"></span><span class="btext"></span><button class="req" type="button" hidden></button><span class="tip"></span>';
+        (badge.children[2] as HTMLElement).addEventListener('click', () => this.onRequestEdit?.());
         layer.appendChild(badge);
       }
       badge.className = `badge ${f.badge.kind}`;
       (badge.firstChild as HTMLElement).className = `i i-${BADGE_ICON[f.badge.kind]}`;
       (badge.children[1] as HTMLElement).textContent = f.badge.text;
+      const req = badge.children[2] as HTMLButtonElement;
+      req.hidden = !f.badge.action;
+      req.disabled = f.badge.action === 'requested';
+      req.textContent = f.badge.action === 'requested' ? 'Requested' : 'Request edit';
       (badge.lastChild as HTMLElement).textContent = f.badge.title;
       badge.setAttribute('aria-label', f.badge.title);
       badge.style.left = `${r.right + sx - 4}px`;
