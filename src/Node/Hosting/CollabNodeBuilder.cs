@@ -6,6 +6,7 @@ using CollabAkka.Entities.Routing;
 using CollabAkka.Node.Configuration;
 using CollabAkka.Node.Storage;
 using CollabAkka.Web.Auth;
+using CollabAkka.Web.Authorization;
 using CollabAkka.Web.Hubs;
 using CollabAkka.Web.Http;
 using CollabAkka.Web.Sessions;
@@ -121,6 +122,7 @@ public static partial class CollabNodeBuilder
         }
         services.AddCollabAuthentication(authOptions, devTokens);
         services.AddCollabOperatorPolicy(httpOptions);
+        services.AddCollabResourceAuthorization(builder.Configuration);
         services.AddCollabAuditApi(builder.Configuration);
         services.AddProblemDetails();
         services.AddHealthChecks()

@@ -102,18 +102,19 @@ public static class CollabEndpoints
     {
         var c = connections.Value;
         var devTokens = http.RequestServices.GetService<DevTokenIssuer>();
-        object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings) => new
+        object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings, bool sub) => new
         {
             type = name,
-            description = settings.Description,
+            displayName = p.DisplayName,
             maxConcurrentEditors = p.MaxConcurrentEditors,
             maxViewers = p.MaxViewers,
             lockTTL = p.LockTtl.TotalSeconds,
             heartbeatInterval = p.HeartbeatInterval.TotalSeconds,
             gracePeriod = p.GracePeriod.TotalSeconds,
-            permissions = p.Roles,
-            subTypes = settings.SubTypes.Select(s =>
-                Describe(s.Key, catalog.Resolve(ResourceId.Parse($"{name}:x/{s.Key}:x"))!, s.Value)).ToList(),
+            independentLocks = sub ? p.IndependentLocks : (bool?)null,
+            roles = p.Roles,
+            subResources = settings.SubTypes.Select(s =>
+                Describe(s.Key, catalog.Resolve(ResourceId.Parse($"{name}:x/{s.Key}:x"))!, s.Value, sub: true)).ToList(),
         };
         return Results.Json(new
         {
@@ -137,8 +138,19 @@ public static class CollabEndpoints
                 staleAfterSeconds = c.StaleAfter.TotalSeconds,
             },
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
-            resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value)).ToList(),
-            roles = catalog.Roles,
+            resourcesFile = Path.GetFileName(catalog.Source),
+            defaults = new
+            {
+                maxConcurrentEditors = catalog.Defaults.MaxConcurrentEditors ?? ResourceCatalog.DefaultMaxConcurrentEditors,
+                maxViewers = catalog.Defaults.MaxViewers,
+                lockTTL = (catalog.Defaults.LockTtl ?? ResourceCatalog.DefaultLockTtl).TotalSeconds,
+                heartbeatInterval = (catalog.Defaults.HeartbeatInterval ?? ResourceCatalog.DefaultHeartbeatInterval).TotalSeconds,
+                gracePeriod = (catalog.Defaults.GracePeriod ?? ResourceCatalog.DefaultGracePeriod).TotalSeconds,
+                roles = catalog.Roles,
+            },
+            resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value, sub: false)).ToList(),
+            roles = catalog.AllRoles,
+            authorization = new { mode = http.RequestServices.GetRequiredService<Authorization.ResourceAuthorizationOptions>().Mode },
         });
     }
 

@@ -7,6 +7,7 @@ using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
 using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Authorization;
 using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -30,7 +31,8 @@ public sealed partial class CollabHub(
     [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     NodeIdentity node,
     IOptions<ConnectionOptions> connectionOptions,
-    IOptions<DocumentOptions> documentOptions) : Hub
+    IOptions<DocumentOptions> documentOptions,
+    ResourceReadGuard readGuard) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -93,6 +95,10 @@ public sealed partial class CollabHub(
                 return Fail(join.RequestId, ErrorCodes.ValidationFailed, "mode must be 'editor' or 'viewer'.");
         }
         var session = CurrentSession();
+        if (await CheckReadAsync(session.Member, resourceId, join.RequestId).ConfigureAwait(false) is { } refused)
+        {
+            return refused;
+        }
         session.AddRoot(resourceId.Root.Value);
         return await SendAsync(resourceId, join.RequestId, new JoinResource(resourceId, session.Member, mode)).ConfigureAwait(false);
     }
@@ -232,6 +238,20 @@ public sealed partial class CollabHub(
             new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
     }
 
+    // canView (resources.yml) and the host's authorizer (Collab:Authorization), before the entity sees the join.
+    private async Task<ApiResponse?> CheckReadAsync(MemberInfo member, ResourceId resourceId, string? requestId)
+    {
+        var decision = await readGuard.CheckAsync(Context.User ?? new ClaimsPrincipal(), member.UserId, member.Role, resourceId,
+            Context.ConnectionAborted).ConfigureAwait(false);
+        if (decision.Allowed)
+        {
+            return null;
+        }
+        audit.Record(AuditEvent.For(member, AuditEventTypes.JoinDenied, time.GetUtcNow(), resourceId.Value, requestId,
+            new Dictionary<string, object?> { ["code"] = decision.Code, ["reason"] = decision.Reason }));
+        return Fail(requestId, decision.Code ?? ErrorCodes.PermissionDenied, decision.Reason ?? "Access refused.");
+    }
+
     private (int Bytes, string Setting) UpdateLimit => (documentOptions.Value.MaxUpdateBytes, "Collab:Documents:MaxUpdateBytes");
 
     private (int Bytes, string Setting) AwarenessLimit => (documentOptions.Value.MaxAwarenessBytes, "Collab:Documents:MaxAwarenessBytes");
@@ -342,7 +362,7 @@ public sealed partial class CollabHub(
         var http = context.GetHttpContext();
         var userId = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "unknown";
         var name = user.FindFirst("name")?.Value ?? userId;
-        var role = user.FindFirst("role")?.Value ?? user.FindFirst(ClaimTypes.Role)?.Value ?? "viewer";
+        var role = user.FindFirst("role")?.Value ?? user.FindFirst(ClaimTypes.Role)?.Value ?? ""; // no role: canView refuses
         return new MemberInfo(
             context.ConnectionId,
             Guid.CreateVersion7().ToString("N"),
