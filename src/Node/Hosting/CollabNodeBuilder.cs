@@ -127,7 +127,8 @@ public static partial class CollabNodeBuilder
         services.AddProblemDetails();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
-            .AddCheck<AuditBufferHealthCheck>("audit");
+            .AddCheck<AuditBufferHealthCheck>("audit")
+            .AddCheck<StoreCircuitsHealthCheck>("circuits");
 
         var app = builder.Build();
 
@@ -136,6 +137,7 @@ public static partial class CollabNodeBuilder
         // Instruments exist from the start, so /metrics shows them before first use.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.Services.GetRequiredService<NodeMetrics>();
+        app.Services.GetRequiredService<StoreCircuitMetrics>();
         app.Services.GetRequiredService<IAuditSink>();
 
         app.UseExceptionHandler();

@@ -31,7 +31,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
             (resources[i], revisions[i], timestamps[i], users[i], sessions[i], bytes[i]) =
                 (u.ResourceId, u.Revision, PostgresAuditStore.Millis(u.Timestamp), u.UserId, u.SessionId, u.Update);
         }
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO doc_updates (resource_id, revision, ts, user_id, session_id, update_bytes)
@@ -48,7 +48,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
-        database.RunAsync<IReadOnlyList<DocumentUpdateRecord>>(async connection =>
+        database.RunAsync<IReadOnlyList<DocumentUpdateRecord>>(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, ts, user_id, session_id, update_bytes FROM doc_updates
@@ -70,7 +70,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     public Task SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO doc_snapshots (resource_id, revision, ts, state) VALUES (@resource, @revision, @ts, @state)
@@ -85,7 +85,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     }
 
     public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, ts, state FROM doc_snapshots
@@ -100,7 +100,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
         }, cancellationToken);
 
     public Task<IReadOnlyList<DocumentRevisionInfo>> ListRevisionsAsync(string resourceId, long afterRevision, int limit, CancellationToken cancellationToken) =>
-        database.RunAsync<IReadOnlyList<DocumentRevisionInfo>>(async connection =>
+        database.RunAsync<IReadOnlyList<DocumentRevisionInfo>>(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, user_id, session_id, ts, length(update_bytes) FROM doc_updates
@@ -120,7 +120,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
         }, cancellationToken);
 
     public Task<long> GetLatestRevisionAsync(string resourceId, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("SELECT COALESCE(MAX(revision), 0) FROM doc_updates WHERE resource_id = @resource", connection);
             select.Parameters.AddWithValue("resource", resourceId);

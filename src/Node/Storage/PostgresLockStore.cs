@@ -10,7 +10,7 @@ namespace CollabAkka.Node.Storage;
 public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
 {
     public Task<LockSnapshot> LoadAsync(string rootResourceId, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             var locks = new List<LockRecord>();
             var tokens = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -47,7 +47,7 @@ public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
     public Task SaveAsync(LockRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             await using var upsert = new NpgsqlCommand("""
                 WITH saved AS (
@@ -75,7 +75,7 @@ public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
     }
 
     public Task DeleteAsync(string resourceId, string lockId, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             await using var delete = new NpgsqlCommand("DELETE FROM locks WHERE resource_id = @resource AND lock_id = @lock", connection);
             delete.Parameters.AddWithValue("resource", resourceId);

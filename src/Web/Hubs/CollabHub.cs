@@ -32,7 +32,8 @@ public sealed partial class CollabHub(
     NodeIdentity node,
     IOptions<ConnectionOptions> connectionOptions,
     IOptions<DocumentOptions> documentOptions,
-    ResourceReadGuard readGuard) : Hub
+    ResourceReadGuard readGuard,
+    IStoreCircuits circuits) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -198,6 +199,10 @@ public sealed partial class CollabHub(
         {
             return invalid;
         }
+        if (circuits.RefusesWrites(out var why))
+        {
+            return Fail(update.RequestId, ErrorCodes.Unavailable, why); // at once: the store's breaker is open
+        }
         return await SendAsync(resourceId, update.RequestId, new ApplyDocumentUpdate(resourceId, CurrentSession().Member, bytes)).ConfigureAwait(false);
     }
 
@@ -233,6 +238,10 @@ public sealed partial class CollabHub(
         {
             return Fail(update.RequestId, ErrorCodes.PayloadTooLarge,
                 $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
+        }
+        if (circuits.RefusesWrites(out var why))
+        {
+            return Fail(update.RequestId, ErrorCodes.Unavailable, why);
         }
         return await SendAsync(resourceId, update.RequestId,
             new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
