@@ -133,6 +133,7 @@ internal sealed partial class ResourceEntity
                 SetDocumentField m => await OnSetFieldAsync(m, correlationId, work.Reply).ConfigureAwait(false),
                 RelayAwareness m => OnAwareness(m),
                 GetDocumentContent m => await OnGetContentAsync(m).ConfigureAwait(false),
+                NotifyResourceUpdated m => OnResourceUpdated(m),
                 _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {work.Envelope.Message.GetType().Name}."),
             };
         }

@@ -10,6 +10,7 @@ using CollabAkka.Web.Authorization;
 using CollabAkka.Web.Hubs;
 using CollabAkka.Web.Http;
 using CollabAkka.Web.Sessions;
+using CollabAkka.Web.Webhooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -123,6 +124,7 @@ public static partial class CollabNodeBuilder
         services.AddCollabAuthentication(authOptions, devTokens);
         services.AddCollabOperatorPolicy(httpOptions);
         services.AddCollabResourceAuthorization(builder.Configuration);
+        services.AddCollabWebhooks(builder.Configuration);
         services.AddCollabAuditApi(builder.Configuration);
         services.AddProblemDetails();
         services.AddHealthChecks()

@@ -61,6 +61,7 @@ public static class CollabEndpoints
         app.MapGet("/api/stats", Stats);
 
         app.MapDocumentEndpoints();
+        Webhooks.WebhookEndpoints.MapWebhooks(app);
         app.MapAuditEndpoints();
 
         if (devTokens)
