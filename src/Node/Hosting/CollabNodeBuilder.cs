@@ -21,6 +21,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
 using Serilog;
 using Serilog.Events;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -127,6 +128,7 @@ public static partial class CollabNodeBuilder
         services.AddCollabWebhooks(builder.Configuration);
         services.AddCollabAuditApi(builder.Configuration);
         services.AddProblemDetails();
+        services.AddOpenApi();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
             .AddCheck<AuditBufferHealthCheck>("audit")
@@ -163,6 +165,11 @@ public static partial class CollabNodeBuilder
         app.UseCollabHttpAudit();
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
+        app.MapOpenApi(); // /openapi/v1.json
+        if (embedded)
+        {
+            app.MapScalarApiReference(); // /scalar: interactive page, embedded profile only
+        }
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -43,16 +43,16 @@ public static class CollabEndpoints
             time = time.GetUtcNow(),
         }));
 
-        app.MapHealthChecks("/ready", new HealthCheckOptions
+        // A route handler (not MapHealthChecks) so the OpenAPI document lists it.
+        app.MapGet("/ready", async (HttpContext http, HealthCheckService health) =>
         {
-            ResponseWriter = WriteReadiness,
-            ResultStatusCodes =
-            {
-                [HealthStatus.Healthy] = StatusCodes.Status200OK,
-                [HealthStatus.Degraded] = StatusCodes.Status200OK,
-                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
-            },
-        });
+            var report = await health.CheckHealthAsync(http.RequestAborted).ConfigureAwait(false);
+            http.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            http.Response.Headers.CacheControl = "no-store, no-cache";
+            await WriteReadiness(http, report).ConfigureAwait(false);
+        }).WithSummary("Readiness: every dependency (store, audit buffer, circuit breakers) with its latency; 503 when not ready.");
+        app.MapGet("/asyncapi.json", () => Results.Text(WireDocuments.AsyncApi().ToJsonString(), "application/json"))
+            .WithSummary("AsyncAPI 3.0 document of the hub, generated from the message records.");
 
         app.MapWidget(devTokens);
         app.MapGet("/metrics", (PrometheusExporter exporter) =>
