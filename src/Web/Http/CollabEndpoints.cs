@@ -61,7 +61,7 @@ public static class CollabEndpoints
         app.MapGet("/api/stats", Stats);
 
         app.MapDocumentEndpoints();
-        Webhooks.WebhookEndpoints.MapWebhooks(app);
+        Web.Webhooks.WebhookEndpoints.MapWebhooks(app);
         app.MapAuditEndpoints();
 
         if (devTokens)
@@ -151,9 +151,31 @@ public static class CollabEndpoints
             },
             resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value, sub: false)).ToList(),
             roles = catalog.AllRoles,
-            authorization = new { mode = http.RequestServices.GetRequiredService<Authorization.ResourceAuthorizationOptions>().Mode },
+            authorization = DescribeAuthorization(http.RequestServices.GetRequiredService<Web.Authorization.ResourceAuthorizationOptions>()),
+            webhooks = DescribeWebhooks(http.RequestServices.GetRequiredService<Web.Webhooks.WebhookOptions>()),
+            circuitBreakers = http.RequestServices.GetRequiredService<Entities.Resources.IStoreCircuits>().Circuits.Select(c => new { name = c.Name, state = c.State }).ToList(),
         });
     }
+
+    private static object DescribeAuthorization(Web.Authorization.ResourceAuthorizationOptions o) => new
+    {
+        mode = o.Mode,
+        claimName = o.Mode == Web.Authorization.ResourceAuthorizationOptions.Claim ? o.ClaimName : null,
+        callbackTimeoutSeconds = o.CallbackTimeout.TotalSeconds,
+        cacheSeconds = o.CacheDuration.TotalSeconds,
+        maxCacheEntries = o.MaxCacheEntries,
+    };
+
+    private static object DescribeWebhooks(Web.Webhooks.WebhookOptions o) => new
+    {
+        path = Web.Webhooks.WebhookEndpoints.Path,
+        sources = o.Sources.Keys.Order(StringComparer.Ordinal).ToList(),
+        replayWindowSeconds = o.ReplayWindow.TotalSeconds,
+        maxBodyBytes = o.MaxBodyBytes,
+        requestsPerMinute = o.RequestsPerMinute,
+        jwtRole = o.JwtRole.Length > 0 ? o.JwtRole : null,
+        actions = Web.Webhooks.WebhookEndpoints.Actions,
+    };
 
     private static IResult Stats(ConnectionRegistry registry, IEntityRouter router, [FromKeyedServices(CollabTime.Key)] TimeProvider time, IOptions<ConnectionOptions> options)
     {
