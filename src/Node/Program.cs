@@ -15,6 +15,10 @@ internal static class Program
             {
                 return await StoreMigrationCommand.RunAsync(args[1..]).ConfigureAwait(false);
             }
+            if (args.Length > 0 && args[0] == WireDocsCommand.Name)
+            {
+                return WireDocsCommand.Run(args[1..]);
+            }
             await using var app = CollabNodeBuilder.Build(args);
             await app.RunAsync().ConfigureAwait(false);
             return 0;

@@ -30,6 +30,8 @@ public sealed class PostgresOutageTests
                 ["ConnectionStrings:Collab"] = pg.ConnectionString,
                 ["Collab:Postgres:ConnectTimeoutSeconds"] = "2",
                 ["Collab:Audit:BufferCapacity"] = BufferCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // This test is about the audit buffer; the circuit breakers have their own (CircuitBreakerTests).
+                ["Collab:Resilience:FailureThreshold"] = "100000",
             },
         });
         var audit = node.Services.GetRequiredService<IAuditSink>();

@@ -57,4 +57,8 @@ public static class AuditEventTypes
     public const string AuditQueried = "AUDIT_QUERIED";
     public const string AuditExported = "AUDIT_EXPORTED";
     public const string AuditPurged = "AUDIT_PURGED";
+    public const string JoinDenied = "JOIN_DENIED";
+    public const string ResourceReadDenied = "RESOURCE_READ_DENIED";
+    public const string WebhookReceived = "WEBHOOK_RECEIVED";
+    public const string WebhookRejected = "WEBHOOK_REJECTED";
 }

@@ -16,8 +16,11 @@ public sealed class AuditOptions
     /// <summary>Most events written in one store call.</summary>
     public int BatchSize { get; set; } = DefaultBatchSize;
 
-    /// <summary>Wait before retrying a failed write (doubles up to 10 s).</summary>
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Wait before retrying a failed write; doubles (1, 2, 4, 8 … s, the specification's backoff) up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between retries of a failed write.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long the writer lets events gather after the first one arrives, so a trickle (one or two events per
@@ -189,7 +192,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
                         Abandon(batch, waiters);
                         return;
                     }
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRetryDelay.Ticks));
                 }
             }
             Interlocked.Add(ref _pending, -batch.Count);

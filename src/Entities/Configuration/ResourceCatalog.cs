@@ -3,10 +3,14 @@ using CollabAkka.Messages;
 
 namespace CollabAkka.Entities.Configuration;
 
-/// <summary>What one role may do on one resource type.</summary>
-public sealed record RolePermissions(bool CanEdit, bool CanLock, bool CanForceRelease)
+/// <summary>
+/// What one role may do on one resource type. <see cref="CanView"/> (join, <c>doc:sync</c>, HTTP reads) is true
+/// for every role the file lists unless it says <c>canView: false</c>; a role the file does not list may do nothing.
+/// </summary>
+public sealed record RolePermissions(bool CanEdit, bool CanLock, bool CanForceRelease, bool CanView = true)
 {
-    public static readonly RolePermissions None = new(false, false, false);
+    /// <summary>A role the configuration does not know, or a token without a role: no access at all.</summary>
+    public static readonly RolePermissions None = new(false, false, false, CanView: false);
 }
 
 /// <summary>
@@ -21,7 +25,11 @@ public sealed record ResourceTypeSettings
     public TimeSpan? LockTtl { get; init; }
     public TimeSpan? HeartbeatInterval { get; init; }
     public TimeSpan? GracePeriod { get; init; }
-    public string? Description { get; init; }
+    public string? DisplayName { get; init; }
+
+    /// <summary>Sub-resources only: false puts the sub-resource in its parent's lock (see ResourceEntity.Locks).</summary>
+    public bool? IndependentLocks { get; init; }
+
     public IReadOnlyDictionary<string, RolePermissions> Permissions { get; init; } = new Dictionary<string, RolePermissions>();
     public IReadOnlyDictionary<string, ResourceTypeSettings> SubTypes { get; init; } = new Dictionary<string, ResourceTypeSettings>();
 }
@@ -34,15 +42,19 @@ public sealed record ResourcePolicy(
     TimeSpan LockTtl,
     TimeSpan HeartbeatInterval,
     TimeSpan GracePeriod,
-    IReadOnlyDictionary<string, RolePermissions> Roles)
+    IReadOnlyDictionary<string, RolePermissions> Roles,
+    string? DisplayName = null,
+    bool IndependentLocks = true)
 {
-    /// <summary>An unknown role may view and nothing else.</summary>
-    public RolePermissions For(string role) => Roles.TryGetValue(role, out var p) ? p : RolePermissions.None;
+    /// <summary>A role the configuration does not list (or an empty one) may do nothing, not even view.</summary>
+    public RolePermissions For(string role) =>
+        !string.IsNullOrEmpty(role) && Roles.TryGetValue(role, out var p) ? p : RolePermissions.None;
 }
 
 /// <summary>
 /// The validated contents of <c>config/resources.yml</c>. Resolves the policy of a resource id:
-/// sub-type settings override type settings, which override <c>defaults</c>; role permissions merge the same way.
+/// sub-resource settings override type settings, which override <c>defaults</c>; role permissions merge the
+/// same way (per role: a type's entry for a role replaces the default entry for it).
 /// </summary>
 public sealed class ResourceCatalog
 {
@@ -68,12 +80,21 @@ public sealed class ResourceCatalog
     }
 
     public ResourceTypeSettings Defaults { get; }
+
+    /// <summary>Role permissions for every type (<c>defaults.roles</c>); types and sub-resources override per role.</summary>
     public IReadOnlyDictionary<string, RolePermissions> Roles { get; }
+
     public IReadOnlyDictionary<string, ResourceTypeSettings> Types { get; }
     public bool AllowUnknownTypes { get; }
 
     /// <summary>Where the catalog was read from (a file path), for diagnostics.</summary>
     public string Source { get; }
+
+    /// <summary>Every role named anywhere in the file.</summary>
+    public IReadOnlyList<string> AllRoles =>
+        Roles.Keys
+            .Concat(Types.Values.SelectMany(t => t.Permissions.Keys.Concat(t.SubTypes.Values.SelectMany(s => s.Permissions.Keys))))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>The policy for <paramref name="id"/>, or null when its type is unknown and unknown types are refused.</summary>
     public ResourcePolicy? Resolve(ResourceId id)
@@ -93,6 +114,10 @@ public sealed class ResourceCatalog
             type.SubTypes.TryGetValue(subType, out sub);
         }
         var policy = Merge(key, Defaults, type, sub);
+        if (id.IsRoot)
+        {
+            policy = policy with { IndependentLocks = true };
+        }
         _cache.TryAdd(key, policy);
         return policy;
     }
@@ -104,6 +129,8 @@ public sealed class ResourceCatalog
         var ttl = DefaultLockTtl;
         var heartbeat = DefaultHeartbeatInterval;
         var grace = DefaultGracePeriod;
+        string? displayName = null;
+        var independent = true;
         var roles = new Dictionary<string, RolePermissions>(Roles, StringComparer.Ordinal);
         foreach (var layer in layers)
         {
@@ -119,11 +146,13 @@ public sealed class ResourceCatalog
             ttl = layer.LockTtl ?? ttl;
             heartbeat = layer.HeartbeatInterval ?? heartbeat;
             grace = layer.GracePeriod ?? grace;
+            displayName = layer.DisplayName ?? displayName;
+            independent = layer.IndependentLocks ?? independent;
             foreach (var (role, permissions) in layer.Permissions)
             {
                 roles[role] = permissions;
             }
         }
-        return new ResourcePolicy(key, maxEditors, maxViewers, ttl, heartbeat, grace, roles);
+        return new ResourcePolicy(key, maxEditors, maxViewers, ttl, heartbeat, grace, roles, displayName, independent);
     }
 }

@@ -60,9 +60,13 @@ internal sealed partial class ResourceEntity
 
     private async Task<EntityReply> OnSyncAsync(SyncDocument sync)
     {
-        if (!_rooms.TryGetValue(sync.Resource.Value, out var room) || !room.Members.ContainsKey(sync.ConnectionId))
+        if (!_rooms.TryGetValue(sync.Resource.Value, out var room) || !room.Members.TryGetValue(sync.ConnectionId, out var syncing))
         {
             return EntityReply.Refuse(ErrorCodes.NotJoined, $"Join {sync.Resource.Value} before syncing its document.");
+        }
+        if (!room.Policy.For(syncing.Info.Role).CanView)
+        {
+            return EntityReply.Refuse(ErrorCodes.PermissionDenied, $"This role may not view {room.Policy.TypeKey} resources.");
         }
         var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
         byte[] missing;

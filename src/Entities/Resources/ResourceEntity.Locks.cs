@@ -7,7 +7,9 @@ namespace CollabAkka.Entities.Resources;
 
 // Editor locks. Invariants, all decided on this entity's single loop:
 //  - a resource has at most policy.MaxConcurrentEditors locks, and one user at most one of them;
-//  - a lock on a root conflicts with any lock on its children and the other way round (siblings are independent);
+//  - a lock on a root conflicts with any lock on its children and the other way round; siblings are independent
+//    unless one of them has independentLocks: false (resources.yml), which puts it in its parent's lock: it then
+//    conflicts with every sibling too, as the parent's lock would;
 //  - every grant carries a fencing token larger than any earlier token of that resource, written to the
 //    store before anyone hears of the grant (so restarts never reuse one);
 //  - a lock ends by release, force-release, leave, TTL expiry, or the end of the disconnect grace period.
@@ -320,13 +322,17 @@ internal sealed partial class ResourceEntity
     {
         foreach (var other in _rooms.Values)
         {
-            if (other != room && other.Id.IsParentOrChildOf(room.Id) && other.Locks.Count > 0)
+            if (other != room && other.Locks.Count > 0 && (other.Id.IsParentOrChildOf(room.Id) || SharesParentLock(room, other)))
             {
                 return other.Locks[0];
             }
         }
         return null;
     }
+
+    /// <summary>Siblings whose locks are one lock: either of them shares its parent's (independentLocks: false).</summary>
+    private static bool SharesParentLock(ResourceRoom a, ResourceRoom b) =>
+        !a.Id.IsRoot && !b.Id.IsRoot && !(a.Policy.IndependentLocks && b.Policy.IndependentLocks);
 
     private async Task EndLockAsync(ResourceRoom room, EditorLock lk, string eventName, string reason, MemberInfo? by, string? comment,
         string correlationId, bool bestEffort = false)

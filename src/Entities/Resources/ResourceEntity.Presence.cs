@@ -53,6 +53,19 @@ internal sealed partial class ResourceEntity
     // Connection id -> the resources of this family it joined.
     private readonly Dictionary<string, List<string>> _connections = new(StringComparer.Ordinal);
 
+    // canView (resources.yml): a role the type does not list, or a token without a role, may not even read.
+    private EntityReply RefuseView(JoinResource join, ResourcePolicy policy, string correlationId)
+    {
+        Audit(AuditEventTypes.JoinDenied, join.Member, join.Resource, correlationId, new Dictionary<string, object?>
+        {
+            ["code"] = ErrorCodes.PermissionDenied,
+            ["role"] = join.Member.Role,
+        });
+        return EntityReply.Refuse(ErrorCodes.PermissionDenied, join.Member.Role.Length == 0
+            ? $"A token without a role may not open {policy.TypeKey} resources."
+            : $"Role '{join.Member.Role}' may not view {policy.TypeKey} resources ({_runtime.Catalog.Source}: canView).");
+    }
+
     private async Task<EntityReply> OnJoinAsync(JoinResource join, string correlationId)
     {
         var policy = _runtime.Catalog.Resolve(join.Resource);
@@ -60,6 +73,10 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.ValidationFailed,
                 $"Resource type '{join.Resource.Type}' is not configured in {_runtime.Catalog.Source}.");
+        }
+        if (!policy.For(join.Member.Role).CanView)
+        {
+            return RefuseView(join, policy, correlationId);
         }
         var room = GetOrCreateRoom(join.Resource, policy);
         var member = join.Member;

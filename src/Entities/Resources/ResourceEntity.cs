@@ -90,6 +90,7 @@ internal sealed partial class ResourceEntity
                 SetDocumentField m => await OnSetFieldAsync(m, correlationId).ConfigureAwait(false),
                 RelayAwareness m => OnAwareness(m),
                 GetDocumentContent m => await OnGetContentAsync(m).ConfigureAwait(false),
+                NotifyResourceUpdated m => OnResourceUpdated(m),
                 _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {message.GetType().Name}."),
             };
         }

@@ -6,9 +6,11 @@ using CollabAkka.Entities.Routing;
 using CollabAkka.Node.Configuration;
 using CollabAkka.Node.Storage;
 using CollabAkka.Web.Auth;
+using CollabAkka.Web.Authorization;
 using CollabAkka.Web.Hubs;
 using CollabAkka.Web.Http;
 using CollabAkka.Web.Sessions;
+using CollabAkka.Web.Webhooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -19,6 +21,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
 using Serilog;
 using Serilog.Events;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -133,11 +136,15 @@ public static partial class CollabNodeBuilder
         }
         services.AddCollabAuthentication(authOptions, devTokens);
         services.AddCollabOperatorPolicy(httpOptions);
+        services.AddCollabResourceAuthorization(builder.Configuration);
+        services.AddCollabWebhooks(builder.Configuration);
         services.AddCollabAuditApi(builder.Configuration);
         services.AddProblemDetails();
+        services.AddOpenApi();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
-            .AddCheck<AuditBufferHealthCheck>("audit");
+            .AddCheck<AuditBufferHealthCheck>("audit")
+            .AddCheck<StoreCircuitsHealthCheck>("circuits");
 
         var app = builder.Build();
 
@@ -146,6 +153,7 @@ public static partial class CollabNodeBuilder
         // Instruments exist from the start, so /metrics shows them before first use.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.Services.GetRequiredService<NodeMetrics>();
+        app.Services.GetRequiredService<StoreCircuitMetrics>();
         app.Services.GetRequiredService<IAuditSink>();
 
         app.UseExceptionHandler();
@@ -169,6 +177,11 @@ public static partial class CollabNodeBuilder
         app.UseCollabHttpAudit();
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
+        app.MapOpenApi(); // /openapi/v1.json
+        if (embedded)
+        {
+            app.MapScalarApiReference(); // /scalar: interactive page, embedded profile only
+        }
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -29,7 +29,8 @@ public static class StoreRegistration
             case Postgres or "postgresql":
                 var options = configuration.GetSection("Collab:Postgres").Get<PostgresStoreOptions>() ?? new PostgresStoreOptions();
                 options.ConnectionString ??= configuration.GetConnectionString("Collab");
-                return new PostgresDatabase(options);
+                var resilience = configuration.GetSection("Collab:Resilience").Get<StoreResilienceOptions>() ?? new StoreResilienceOptions();
+                return new PostgresDatabase(options, new PostgresCircuits(resilience));
             default:
                 throw new OptionsValidationException("Collab:Store", typeof(CollabOptions),
                     [$"Collab:Store '{collab.Store}' is not known; use '{Sqlite}' (default) or '{Postgres}'."]);
@@ -48,6 +49,7 @@ public static class StoreRegistration
                 services.AddSingleton<IAuditStore, SqliteAuditStore>();
                 services.AddSingleton<ILockStore, SqliteLockStore>();
                 services.AddSingleton<IDocumentStore, SqliteDocumentStore>();
+                services.AddSingleton<IStoreCircuits, NoStoreCircuits>();
                 break;
             case PostgresDatabase postgres:
                 // Registered through a factory so the container disposes it (and its connection pool) with the node.
@@ -56,8 +58,11 @@ public static class StoreRegistration
                 services.AddSingleton<IAuditStore, PostgresAuditStore>();
                 services.AddSingleton<ILockStore, PostgresLockStore>();
                 services.AddSingleton<IDocumentStore, PostgresDocumentStore>();
+                services.AddSingleton<IStoreCircuits>(postgres.Circuits);
+                services.AddSingleton(postgres.Circuits.Options);
                 break;
         }
+        services.AddSingleton<StoreCircuitMetrics>();
         var retention = configuration.GetSection("Collab:Audit:Retention").Get<AuditRetentionOptions>() ?? new AuditRetentionOptions();
         retention.Validate();
         services.AddSingleton(retention);

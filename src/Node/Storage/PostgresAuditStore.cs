@@ -46,7 +46,7 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
             text[9][i] = Clean(e.CorrelationId);
             text[10][i] = e.Details is null ? null : DetailsJson(e.Details);
         }
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Audit, async connection =>
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO audit_events (ts, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)
@@ -66,7 +66,7 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
     public Task<IReadOnlyList<StoredAuditEvent>> QueryAsync(AuditQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        return database.RunAsync<IReadOnlyList<StoredAuditEvent>>(async connection =>
+        return database.RunAsync<IReadOnlyList<StoredAuditEvent>>(PostgresCircuits.Audit, async connection =>
         {
             await using var select = new NpgsqlCommand { Connection = connection };
             var sql = new StringBuilder($"SELECT {Columns} FROM audit_events WHERE true");
@@ -114,7 +114,7 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
     }
 
     public Task<int> PurgeAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Audit, async connection =>
         {
             // SKIP LOCKED: two nodes purging at once take different rows instead of waiting on each other.
             await using var delete = new NpgsqlCommand("""

@@ -87,9 +87,10 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private int _disposed;
 
-    public PostgresDatabase(PostgresStoreOptions options)
+    public PostgresDatabase(PostgresStoreOptions options, PostgresCircuits? circuits = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        Circuits = circuits ?? new PostgresCircuits(new StoreResilienceOptions());
         options.Validate();
         var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString)
         {
@@ -112,6 +113,9 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
     }
 
     public string Schema { get; }
+
+    /// <summary>The circuit breakers every store call goes through (one per path).</summary>
+    public PostgresCircuits Circuits { get; }
 
     public string Description { get; }
 
@@ -137,8 +141,12 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
             return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
+    /// <summary>Applies missing migrations, retrying an unreachable server with exponential backoff (Collab:Resilience:StartupTimeout).</summary>
     public Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default) =>
-        RunAsync<IReadOnlyList<int>>(async connection =>
+        Circuits.RetryAtStartAsync(ct => MigrateOnceAsync(ct), cancellationToken);
+
+    private Task<IReadOnlyList<int>> MigrateOnceAsync(CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<int>>(PostgresCircuits.Migrations, async connection =>
         {
             var applied = new List<int>();
             await ExecuteAsync(connection, "SELECT pg_advisory_lock(hashtext('collabakka.migrations.' || @schema))", cancellationToken).ConfigureAwait(false);
@@ -195,6 +203,10 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
             }
             return applied;
         }, cancellationToken);
+
+    /// <summary>Like <see cref="RunAsync{T}(Func{NpgsqlConnection, Task{T}}, CancellationToken)"/>, through the circuit breaker of one call path.</summary>
+    public Task<T> RunAsync<T>(string circuit, Func<NpgsqlConnection, Task<T>> body, CancellationToken cancellationToken) =>
+        Circuits.ExecuteAsync(circuit, ct => RunAsync(body, ct), cancellationToken);
 
     /// <summary>Opens a pooled connection, runs <paramref name="body"/>, and turns driver failures into <see cref="StoreUnavailableException"/>.</summary>
     public async Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> body, CancellationToken cancellationToken)

@@ -33,7 +33,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
             (resources[i], roots[i], epochs[i], revisions[i], timestamps[i], users[i], sessions[i], bytes[i]) =
                 (u.ResourceId, StoreKeys.RootOf(u.ResourceId), u.Epoch, u.Revision, PostgresAuditStore.Millis(u.Timestamp), u.UserId, u.SessionId, u.Update);
         }
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             // One statement: the batch's epoch rows are locked FOR SHARE (a concurrent claim waits until we commit),
             // a record is written only when its epoch is its root's current one, and a duplicate (resource, revision)
@@ -89,7 +89,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
-        database.RunAsync<IReadOnlyList<DocumentUpdateRecord>>(async connection =>
+        database.RunAsync<IReadOnlyList<DocumentUpdateRecord>>(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, ts, user_id, session_id, update_bytes FROM doc_updates
@@ -111,7 +111,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     public Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var insert = new NpgsqlCommand("""
                 WITH owner AS (SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = @root FOR SHARE), 0) AS epoch),
@@ -134,7 +134,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
     }
 
     public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, ts, state FROM doc_snapshots
@@ -149,7 +149,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
         }, cancellationToken);
 
     public Task<IReadOnlyList<DocumentRevisionInfo>> ListRevisionsAsync(string resourceId, long afterRevision, int limit, CancellationToken cancellationToken) =>
-        database.RunAsync<IReadOnlyList<DocumentRevisionInfo>>(async connection =>
+        database.RunAsync<IReadOnlyList<DocumentRevisionInfo>>(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("""
                 SELECT revision, user_id, session_id, ts, length(update_bytes) FROM doc_updates
@@ -169,7 +169,7 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
         }, cancellationToken);
 
     public Task<long> GetLatestRevisionAsync(string resourceId, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             await using var select = new NpgsqlCommand("SELECT COALESCE(MAX(revision), 0) FROM doc_updates WHERE resource_id = @resource", connection);
             select.Parameters.AddWithValue("resource", resourceId);

@@ -10,7 +10,7 @@ namespace CollabAkka.Node.Storage;
 public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
 {
     public Task<LockSnapshot> LoadAsync(string rootResourceId, CancellationToken cancellationToken) =>
-        database.RunAsync(connection => LoadAsync(connection, rootResourceId, cancellationToken), cancellationToken);
+        database.RunAsync(PostgresCircuits.Locks, connection => LoadAsync(connection, rootResourceId, cancellationToken), cancellationToken);
 
     private static async Task<LockSnapshot> LoadAsync(NpgsqlConnection connection, string rootResourceId, CancellationToken cancellationToken)
     {
@@ -47,7 +47,7 @@ public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
     }
 
     public Task<EntityClaim> ClaimAsync(string rootResourceId, string nodeId, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             // The claim's row lock waits for every writer holding the old epoch FOR SHARE; after it commits, those
             // writes are visible and any later one with the old epoch is refused.
@@ -67,7 +67,7 @@ public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
     public Task<StoreWrite> SaveAsync(LockRecord record, long epoch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return database.RunAsync(async connection =>
+        return database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             // One statement: the epoch row is locked FOR SHARE (a concurrent claim waits for us, or we see its epoch),
             // and the lock and its token are written only when the epoch is current and a new lock's token is fresh.
@@ -106,7 +106,7 @@ public sealed class PostgresLockStore(PostgresDatabase database) : ILockStore
     }
 
     public Task<StoreWrite> DeleteAsync(string resourceId, string lockId, long epoch, CancellationToken cancellationToken) =>
-        database.RunAsync(async connection =>
+        database.RunAsync(PostgresCircuits.Locks, async connection =>
         {
             await using var delete = new NpgsqlCommand("""
                 WITH owner AS (SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = @root FOR SHARE), 0) AS epoch),

@@ -55,4 +55,20 @@ public sealed class DevTokenIssuer
         };
         return (new JsonWebTokenHandler().CreateToken(descriptor), expires);
     }
+
+    /// <summary>Tests and tools: a token with exactly these claims (e.g. without a role, or with a resource claim).</summary>
+    internal string IssueWithClaims(IEnumerable<Claim> claims)
+    {
+        var now = _time.GetUtcNow();
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Subject = new ClaimsIdentity(claims),
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = (now + _options.DevTokenLifetime).UtcDateTime,
+            Issuer = _options.Issuer,
+            Audience = _options.Audience,
+            SigningCredentials = _credentials,
+        });
+    }
 }

@@ -43,16 +43,16 @@ public static class CollabEndpoints
             time = time.GetUtcNow(),
         }));
 
-        app.MapHealthChecks("/ready", new HealthCheckOptions
+        // A route handler (not MapHealthChecks) so the OpenAPI document lists it.
+        app.MapGet("/ready", async (HttpContext http, HealthCheckService health) =>
         {
-            ResponseWriter = WriteReadiness,
-            ResultStatusCodes =
-            {
-                [HealthStatus.Healthy] = StatusCodes.Status200OK,
-                [HealthStatus.Degraded] = StatusCodes.Status200OK,
-                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
-            },
-        });
+            var report = await health.CheckHealthAsync(http.RequestAborted).ConfigureAwait(false);
+            http.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            http.Response.Headers.CacheControl = "no-store, no-cache";
+            await WriteReadiness(http, report).ConfigureAwait(false);
+        }).WithSummary("Readiness: every dependency (store, audit buffer, circuit breakers) with its latency; 503 when not ready.");
+        app.MapGet("/asyncapi.json", () => Results.Text(WireDocuments.AsyncApi().ToJsonString(), "application/json"))
+            .WithSummary("AsyncAPI 3.0 document of the hub, generated from the message records.");
 
         app.MapWidget(devTokens);
         app.MapGet("/metrics", (PrometheusExporter exporter) =>
@@ -61,6 +61,7 @@ public static class CollabEndpoints
         app.MapGet("/api/stats", Stats);
 
         app.MapDocumentEndpoints();
+        Web.Webhooks.WebhookEndpoints.MapWebhooks(app);
         app.MapAuditEndpoints();
 
         if (devTokens)
@@ -102,18 +103,19 @@ public static class CollabEndpoints
     {
         var c = connections.Value;
         var devTokens = http.RequestServices.GetService<DevTokenIssuer>();
-        object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings) => new
+        object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings, bool sub) => new
         {
             type = name,
-            description = settings.Description,
+            displayName = p.DisplayName,
             maxConcurrentEditors = p.MaxConcurrentEditors,
             maxViewers = p.MaxViewers,
             lockTTL = p.LockTtl.TotalSeconds,
             heartbeatInterval = p.HeartbeatInterval.TotalSeconds,
             gracePeriod = p.GracePeriod.TotalSeconds,
-            permissions = p.Roles,
-            subTypes = settings.SubTypes.Select(s =>
-                Describe(s.Key, catalog.Resolve(ResourceId.Parse($"{name}:x/{s.Key}:x"))!, s.Value)).ToList(),
+            independentLocks = sub ? p.IndependentLocks : (bool?)null,
+            roles = p.Roles,
+            subResources = settings.SubTypes.Select(s =>
+                Describe(s.Key, catalog.Resolve(ResourceId.Parse($"{name}:x/{s.Key}:x"))!, s.Value, sub: true)).ToList(),
         };
         return Results.Json(new
         {
@@ -137,10 +139,43 @@ public static class CollabEndpoints
                 staleAfterSeconds = c.StaleAfter.TotalSeconds,
             },
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
-            resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value)).ToList(),
-            roles = catalog.Roles,
+            resourcesFile = Path.GetFileName(catalog.Source),
+            defaults = new
+            {
+                maxConcurrentEditors = catalog.Defaults.MaxConcurrentEditors ?? ResourceCatalog.DefaultMaxConcurrentEditors,
+                maxViewers = catalog.Defaults.MaxViewers,
+                lockTTL = (catalog.Defaults.LockTtl ?? ResourceCatalog.DefaultLockTtl).TotalSeconds,
+                heartbeatInterval = (catalog.Defaults.HeartbeatInterval ?? ResourceCatalog.DefaultHeartbeatInterval).TotalSeconds,
+                gracePeriod = (catalog.Defaults.GracePeriod ?? ResourceCatalog.DefaultGracePeriod).TotalSeconds,
+                roles = catalog.Roles,
+            },
+            resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value, sub: false)).ToList(),
+            roles = catalog.AllRoles,
+            authorization = DescribeAuthorization(http.RequestServices.GetRequiredService<Web.Authorization.ResourceAuthorizationOptions>()),
+            webhooks = DescribeWebhooks(http.RequestServices.GetRequiredService<Web.Webhooks.WebhookOptions>()),
+            circuitBreakers = http.RequestServices.GetRequiredService<Entities.Resources.IStoreCircuits>().Circuits.Select(c => new { name = c.Name, state = c.State }).ToList(),
         });
     }
+
+    private static object DescribeAuthorization(Web.Authorization.ResourceAuthorizationOptions o) => new
+    {
+        mode = o.Mode,
+        claimName = o.Mode == Web.Authorization.ResourceAuthorizationOptions.Claim ? o.ClaimName : null,
+        callbackTimeoutSeconds = o.CallbackTimeout.TotalSeconds,
+        cacheSeconds = o.CacheDuration.TotalSeconds,
+        maxCacheEntries = o.MaxCacheEntries,
+    };
+
+    private static object DescribeWebhooks(Web.Webhooks.WebhookOptions o) => new
+    {
+        path = Web.Webhooks.WebhookEndpoints.Path,
+        sources = o.Sources.Keys.Order(StringComparer.Ordinal).ToList(),
+        replayWindowSeconds = o.ReplayWindow.TotalSeconds,
+        maxBodyBytes = o.MaxBodyBytes,
+        requestsPerMinute = o.RequestsPerMinute,
+        jwtRole = o.JwtRole.Length > 0 ? o.JwtRole : null,
+        actions = Web.Webhooks.WebhookEndpoints.Actions,
+    };
 
     private static IResult Stats(ConnectionRegistry registry, IEntityRouter router, [FromKeyedServices(CollabTime.Key)] TimeProvider time, IOptions<ConnectionOptions> options)
     {

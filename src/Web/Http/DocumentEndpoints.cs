@@ -6,6 +6,7 @@ using CollabAkka.Entities.Resources;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
+using CollabAkka.Web.Authorization;
 using CollabAkka.Yjs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -53,6 +54,10 @@ public static class DocumentEndpoints
         {
             return Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, error);
         }
+        if (await CheckReadAsync(http, resourceId, "state").ConfigureAwait(false) is { } denied)
+        {
+            return denied;
+        }
         var router = http.RequestServices.GetRequiredService<IEntityRouter>();
         var reply = await router.SendAsync(new EntityEnvelope(resourceId, http.TraceIdentifier, new GetResourceState(resourceId)), http.RequestAborted)
             .ConfigureAwait(false);
@@ -64,6 +69,10 @@ public static class DocumentEndpoints
         if (Authorize(http, id, "content", out var resourceId) is { } refused)
         {
             return refused;
+        }
+        if (await CheckReadAsync(http, resourceId, "content").ConfigureAwait(false) is { } denied)
+        {
+            return denied;
         }
         var revisionText = http.Request.Query["revision"].ToString();
         if (revisionText.Length == 0)
@@ -117,6 +126,10 @@ public static class DocumentEndpoints
         {
             return refused;
         }
+        if (await CheckReadAsync(http, resourceId, "history").ConfigureAwait(false) is { } denied)
+        {
+            return denied;
+        }
         var after = long.TryParse(http.Request.Query["after"], NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
         var limit = int.TryParse(http.Request.Query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, MaxHistoryPage) : 100;
         var store = http.RequestServices.GetRequiredService<IDocumentStore>();
@@ -150,6 +163,28 @@ public static class DocumentEndpoints
                 "Reading document history needs a history role (Collab:Http:HistoryRoles).");
         }
         return valid ? null : Problems.Result(http, StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, error!);
+    }
+
+    /// <summary>canView for the caller's role (resources.yml) and the host's authorizer, like a hub join.</summary>
+    private static async Task<IResult?> CheckReadAsync(HttpContext http, ResourceId resourceId, string what)
+    {
+        var guard = http.RequestServices.GetRequiredService<ResourceReadGuard>();
+        var userId = http.User.FindFirst("sub")?.Value ?? "";
+        var role = http.User.FindFirst("role")?.Value ?? "";
+        var decision = await guard.CheckAsync(http.User, userId, role, resourceId, http.RequestAborted).ConfigureAwait(false);
+        if (decision.Allowed)
+        {
+            return null;
+        }
+        HttpAudit.Record(http, AuditEventTypes.ResourceReadDenied, resourceId.Value,
+            new Dictionary<string, object?> { ["what"] = what, ["code"] = decision.Code });
+        var status = decision.Code switch
+        {
+            ErrorCodes.Unavailable => StatusCodes.Status503ServiceUnavailable,
+            ErrorCodes.ValidationFailed => StatusCodes.Status400BadRequest,
+            _ => StatusCodes.Status403Forbidden,
+        };
+        return Problems.Result(http, status, decision.Code ?? ErrorCodes.PermissionDenied, decision.Reason ?? "Access refused.");
     }
 
     private static bool HasRole(ClaimsPrincipal user, string[] roles) =>

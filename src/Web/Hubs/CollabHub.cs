@@ -7,6 +7,7 @@ using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
 using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Authorization;
 using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -30,7 +31,9 @@ public sealed partial class CollabHub(
     [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     NodeIdentity node,
     IOptions<ConnectionOptions> connectionOptions,
-    IOptions<DocumentOptions> documentOptions) : Hub
+    IOptions<DocumentOptions> documentOptions,
+    ResourceReadGuard readGuard,
+    IStoreCircuits circuits) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -93,6 +96,10 @@ public sealed partial class CollabHub(
                 return Fail(join.RequestId, ErrorCodes.ValidationFailed, "mode must be 'editor' or 'viewer'.");
         }
         var session = CurrentSession();
+        if (await CheckReadAsync(session.Member, resourceId, join.RequestId).ConfigureAwait(false) is { } refused)
+        {
+            return refused;
+        }
         session.AddRoot(resourceId.Root.Value);
         return await SendAsync(resourceId, join.RequestId, new JoinResource(resourceId, session.Member, mode)).ConfigureAwait(false);
     }
@@ -192,6 +199,10 @@ public sealed partial class CollabHub(
         {
             return invalid;
         }
+        if (circuits.RefusesWrites(out var why))
+        {
+            return Fail(update.RequestId, ErrorCodes.Unavailable, why); // at once: the store's breaker is open
+        }
         return await SendAsync(resourceId, update.RequestId, new ApplyDocumentUpdate(resourceId, CurrentSession().Member, bytes)).ConfigureAwait(false);
     }
 
@@ -228,8 +239,26 @@ public sealed partial class CollabHub(
             return Fail(update.RequestId, ErrorCodes.PayloadTooLarge,
                 $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
         }
+        if (circuits.RefusesWrites(out var why))
+        {
+            return Fail(update.RequestId, ErrorCodes.Unavailable, why);
+        }
         return await SendAsync(resourceId, update.RequestId,
             new SetDocumentField(resourceId, CurrentSession().Member, update.Field, RawJson.From(update.Value), update.Revision)).ConfigureAwait(false);
+    }
+
+    // canView (resources.yml) and the host's authorizer (Collab:Authorization), before the entity sees the join.
+    private async Task<ApiResponse?> CheckReadAsync(MemberInfo member, ResourceId resourceId, string? requestId)
+    {
+        var decision = await readGuard.CheckAsync(Context.User ?? new ClaimsPrincipal(), member.UserId, member.Role, resourceId,
+            Context.ConnectionAborted).ConfigureAwait(false);
+        if (decision.Allowed)
+        {
+            return null;
+        }
+        audit.Record(AuditEvent.For(member, AuditEventTypes.JoinDenied, time.GetUtcNow(), resourceId.Value, requestId,
+            new Dictionary<string, object?> { ["code"] = decision.Code, ["reason"] = decision.Reason }));
+        return Fail(requestId, decision.Code ?? ErrorCodes.PermissionDenied, decision.Reason ?? "Access refused.");
     }
 
     private (int Bytes, string Setting) UpdateLimit => (documentOptions.Value.MaxUpdateBytes, "Collab:Documents:MaxUpdateBytes");
@@ -342,7 +371,7 @@ public sealed partial class CollabHub(
         var http = context.GetHttpContext();
         var userId = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "unknown";
         var name = user.FindFirst("name")?.Value ?? userId;
-        var role = user.FindFirst("role")?.Value ?? user.FindFirst(ClaimTypes.Role)?.Value ?? "viewer";
+        var role = user.FindFirst("role")?.Value ?? user.FindFirst(ClaimTypes.Role)?.Value ?? ""; // no role: canView refuses
         return new MemberInfo(
             context.ConnectionId,
             Guid.CreateVersion7().ToString("N"),
