@@ -32,7 +32,9 @@ public sealed partial class YDoc
     /// <exception cref="YjsDecodeException">The update is malformed; the document is unchanged.</exception>
     public YApplyResult ApplyUpdate(byte[] update, object? origin = null)
     {
-        var decoded = UpdateCodec.Decode(update);
+        var decoded = UpdateCodec.Decode(update, MaxDepth);
+        // Refused before anything is touched: the document stays as it was.
+        DepthGuard.Check(this, decoded, _pendingStructs is null ? null : UpdateCodec.Decode(_pendingStructs, MaxDepth));
         TransactCore(tr =>
         {
             tr.Local = false;
@@ -95,7 +97,7 @@ public sealed partial class YDoc
             {
                 return;
             }
-            decoded = UpdateCodec.Decode(_pendingStructs!);
+            decoded = UpdateCodec.Decode(_pendingStructs!, MaxDepth);
             _pendingStructs = null;
             _pendingMissing = null;
         }
