@@ -538,18 +538,25 @@ export class CollabInstance {
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
     // Avatars: remote awareness states focused on a field, one per user.
+    // Awareness is what peers say about themselves: names and roles come from server presence (the token),
+    // a user absent from presence is not shown, and only a #rrggbb colour is used (anything else could be CSS).
+    const present = new Map<string, PresenceUser>();
+    for (const u of this.provider.users) present.set(u.userId, u);
+    for (const group of this.provider.allUsers?.subResources ?? []) for (const u of group.users) if (!present.has(u.userId)) present.set(u.userId, u);
     const avatars = new Map<string, AvatarView[]>();
     const seen = new Set<string>();
     this.awareness.getStates().forEach((state, clientId) => {
       if (clientId === this.doc.clientID) return;
       const focus = state?.focus as string | undefined;
-      const user = state?.user as { id: string; name: string; role: string; color: string } | undefined;
-      if (!focus || !user || !this.fields.has(focus)) return;
-      const key = `${user.id}|${focus}`;
+      const user = state?.user as { id?: unknown; color?: unknown } | undefined;
+      const known = typeof user?.id === 'string' ? present.get(user.id) : undefined;
+      if (typeof focus !== 'string' || !known || !this.fields.has(focus)) return;
+      const key = `${known.userId}|${focus}`;
       if (seen.has(key)) return;
       seen.add(key);
       const list = avatars.get(focus) ?? [];
-      list.push({ userId: user.id, name: user.name, role: user.role, color: user.color });
+      const color = typeof user?.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(user.color) ? user.color : colorFor(known.userId);
+      list.push({ userId: known.userId, name: known.username, role: known.role, color });
       avatars.set(focus, list);
     });
     this._ui.layout(views, avatars);
