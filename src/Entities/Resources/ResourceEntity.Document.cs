@@ -32,7 +32,7 @@ internal sealed partial class ResourceEntity
             return loaded;
         }
         var store = _runtime.Documents;
-        var doc = new YDoc();
+        var doc = new YDoc(maxDepth: _runtime.DocumentOptions.MaxNestingDepth);
         var snapshot = await store.LoadSnapshotAsync(room.Id.Value, null, CancellationToken.None).ConfigureAwait(false);
         var revision = 0L;
         try
@@ -67,7 +67,7 @@ internal sealed partial class ResourceEntity
         byte[] missing;
         try
         {
-            missing = state.Doc.EncodeStateAsUpdate(sync.StateVector.Length == 0 ? null : sync.StateVector);
+            missing = state.Doc.EncodeStateAsUpdate(sync.StateVector.Length == 0 ? null : sync.StateVector, includePending: false);
         }
         catch (YjsDecodeException ex)
         {
@@ -96,8 +96,13 @@ internal sealed partial class ResourceEntity
             touched = true;
             changed.UnionWith(e.ChangedRoots);
         }
+        // With structs waiting for missing updates, what is stored and relayed is what was integrated (issue 12 item 13).
+        var pendingBefore = state.Doc.HasPendingStructs || state.Doc.HasPendingDeletes;
+        byte[]? integrated = null;
+        void OnIntegrated(object? sender, YUpdateEventArgs e) => integrated = e.Update;
         YApplyResult result;
         state.Doc.AfterTransaction += OnTransaction;
+        state.Doc.UpdateProduced += OnIntegrated;
         try
         {
             result = state.Doc.ApplyUpdate(command.Update);
@@ -110,12 +115,15 @@ internal sealed partial class ResourceEntity
         finally
         {
             state.Doc.AfterTransaction -= OnTransaction;
+            state.Doc.UpdateProduced -= OnIntegrated;
         }
-        if (!touched && !result.HasPending)
+        var stored = PendingUpdates.Stored(state.Doc, command.Update, integrated, pendingBefore, result, _runtime.DocumentOptions);
+        if (stored is null)
         {
-            return EntityReply.Ok(new { duplicate = true }, room.Revision); // nothing new: no revision, nothing to store
+            // Nothing integrated: a duplicate, or structs that wait (in memory only) for updates not yet received.
+            return EntityReply.Ok(new { duplicate = !touched && !result.HasPending, pending = result.HasPending }, room.Revision);
         }
-        return Accept(room, state, command.Member, command.Update, changed, "doc:update", correlationId, reply, includeSender: false);
+        return Accept(room, state, command.Member, stored, changed, "doc:update", correlationId, reply, includeSender: false);
     }
 
     private async Task<EntityReply?> OnSetFieldAsync(SetDocumentField command, string correlationId, TaskCompletionSource<EntityReply>? reply)
@@ -134,7 +142,11 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.StaleRevision,
                 $"Revision {command.Revision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not the current revision {room.Revision}; reload and save again.",
-                new StaleRevisionDetails(room.Revision, JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone()));
+                new StaleRevisionDetails(room.Revision, state.Doc.ToJsonElement()));
+        }
+        if (PendingUpdates.CheckFieldValue(command.Field, command.Value, state.Doc.MaxDepth) is { } tooDeep)
+        {
+            return tooDeep;
         }
         var doc = state.Doc;
         byte[]? produced = null;
@@ -191,7 +203,7 @@ internal sealed partial class ResourceEntity
         {
             resourceId = room.Id.Value,
             revision = room.Revision,
-            content = JsonDocument.Parse(state.Doc.ToJson()).RootElement.Clone(),
+            content = state.Doc.ToJsonElement(),
         }, room.Revision);
     }
 
@@ -209,6 +221,11 @@ internal sealed partial class ResourceEntity
         catch (YjsDecodeException ex)
         {
             return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The awareness update is malformed: {ex.Message}");
+        }
+        if (AwarenessGuard.Check(entries, command.Member.ConnectionId, id => room.Awareness.TryGetValue(id, out var owner) ? owner.ConnectionId : null,
+                room.Awareness.Values.Count(a => a.ConnectionId == command.Member.ConnectionId), room.Awareness.Count, _runtime.DocumentOptions) is { } bounded)
+        {
+            return bounded;
         }
         var accepted = new List<YAwarenessEntry>(entries.Count);
         foreach (var entry in entries)
@@ -261,7 +278,7 @@ internal sealed partial class ResourceEntity
         {
             return;
         }
-        var snapshot = YAwareness.Encode(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)));
+        var snapshot = AwarenessGuard.Snapshot(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)), _runtime.DocumentOptions);
         _runtime.Events.Publish(new EntityBroadcast([new Recipient(newcomer.NodeId, newcomer.ConnectionId)], EventNames.AwarenessUpdate,
             new ApiBroadcast(EventNames.AwarenessUpdate, room.Id.Value, new DocUpdatePayload(Convert.ToBase64String(snapshot), null),
                 null, room.Revision, Now)));
@@ -322,7 +339,7 @@ internal sealed partial class ResourceEntity
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
-            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(), now));
+            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(null, includePending: false), now));
         }
         Interlocked.Increment(ref _uncommitted);
         var ack = EntityReply.Ok(new { resourceId = room.Id.Value, revision }, revision);

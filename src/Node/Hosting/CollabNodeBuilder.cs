@@ -51,6 +51,7 @@ public static partial class CollabNodeBuilder
         // Logs: Serilog underneath Microsoft.Extensions.Logging, NDJSON to console and a daily file.
         var logConfig = ConfigureLevels(new LoggerConfiguration(), builder.Configuration.GetSection("Serilog:MinimumLevel"))
             .Enrich.FromLogContext()
+            .Enrich.With(new TokenRedactingEnricher())
             .Enrich.WithProperty("NodeId", nodeId)
             .WriteTo.File(new JsonFormatter(renderMessage: true), Path.Combine(dataDir, "logs", "collab-.ndjson"),
                 rollingInterval: RollingInterval.Day, retainedFileCountLimit: 14);
@@ -66,6 +67,7 @@ public static partial class CollabNodeBuilder
         var devTokensEnabled = authOptions.DevTokens ?? embedded;
         var connectionOptions = builder.Configuration.GetSection("Collab:Connections").Get<ConnectionOptions>() ?? new ConnectionOptions();
         ValidateConnections(connectionOptions);
+        NodeHardening.Apply(builder, devTokensEnabled);
 
         var services = builder.Services;
         services.TryAddTimeProvider();

@@ -32,7 +32,8 @@ public static class CollabEndpoints
     public static IEndpointRouteBuilder MapCollab(this IEndpointRouteBuilder app, bool devTokens)
     {
         var startedAt = DateTimeOffset.UtcNow;
-        app.MapHub<CollabHub>(AuthSetup.HubPath);
+        // A connection ends when its token expires (issue 12 item 9); the client reconnects with a fresh token.
+        app.MapHub<CollabHub>(AuthSetup.HubPath, o => o.CloseOnAuthenticationExpiration = true);
 
         app.MapGet("/health", (NodeIdentity node, [FromKeyedServices(CollabTime.Key)] TimeProvider time) => Results.Json(new
         {
@@ -136,6 +137,7 @@ public static class CollabEndpoints
                 maxRequestIdLength = c.MaxRequestIdLength,
                 staleAfterSeconds = c.StaleAfter.TotalSeconds,
             },
+            security = http.RequestServices.GetService<Security.SecurityCapabilities>(),
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
             resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value)).ToList(),
             roles = catalog.Roles,

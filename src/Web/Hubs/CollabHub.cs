@@ -302,13 +302,14 @@ public sealed partial class CollabHub(
         string? requestId = null;
         if (request.TryGetProperty("requestId", out var rid))
         {
-            if (rid.ValueKind != JsonValueKind.String || rid.GetString()!.Length > Options.MaxRequestIdLength)
+            // A lone UTF-16 surrogate cannot become a string: refused like any bad field (issue 12 item 4).
+            if (!JsonText.TryGetString(rid, out requestId) || requestId!.Length > Options.MaxRequestIdLength)
             {
                 invalid = Fail(null, ErrorCodes.ValidationFailed,
-                    $"requestId must be a string of at most {Options.MaxRequestIdLength} characters (Collab:Connections:MaxRequestIdLength).");
+                    $"requestId must be a string of at most {Options.MaxRequestIdLength} characters of valid UTF-16 (Collab:Connections:MaxRequestIdLength).",
+                    new { field = "requestId" });
                 return false;
             }
-            requestId = rid.GetString();
         }
         try
         {
@@ -318,6 +319,11 @@ public sealed partial class CollabHub(
         catch (JsonException ex)
         {
             invalid = Fail(requestId, ErrorCodes.ValidationFailed, $"The request does not have the expected shape: {ex.Message}");
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            invalid = Fail(requestId, ErrorCodes.ValidationFailed, "A string field of the request is not valid UTF-16 (a lone surrogate).");
             return false;
         }
     }

@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace CollabAkka.Web.Hubs;
+
+/// <summary>Reading strings from client JSON without throwing on text that is not valid UTF-16.</summary>
+internal static class JsonText
+{
+    /// <summary>The string value, or false when the element is not a string or holds a lone surrogate.</summary>
+    public static bool TryGetString(JsonElement element, out string? text)
+    {
+        text = null;
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+        try
+        {
+            text = element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        if (text is null)
+        {
+            return false;
+        }
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                text = null;
+                return false;
+            }
+        }
+        return true;
+    }
+}
