@@ -71,6 +71,8 @@ internal static partial class NodeHardening
         services.AddSingleton<UnauthenticatedGuard>();
         services.AddSingleton<RefusedWriteAuditor>();
         services.AddSingleton(SecurityCapabilities.From(security, documents, maxConnections));
+        // Note: SignalR's JSON protocol parses each incoming frame with its own reader (depth 64, not configurable) and
+        // closes the connection on a deeper frame; the default document limit (32 + 16) stays below it (docs/SECURITY.md).
         services.Configure<JsonHubProtocolOptions>(o => o.PayloadSerializerOptions.MaxDepth = jsonDepth);
         services.Configure<JsonOptions>(o => o.SerializerOptions.MaxDepth = jsonDepth);
         services.AddTransient<IStartupFilter>(_ => new RequestLogStartupFilter());
