@@ -228,6 +228,10 @@ public sealed partial class CollabHub(
             return Fail(update.RequestId, ErrorCodes.PayloadTooLarge,
                 $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
         }
+        if (!JsonText.IsValidText(update.Value))
+        {
+            return Fail(update.RequestId, ErrorCodes.ValidationFailed, "value holds text that is not valid UTF-16 (a lone surrogate).", new { field = "value" });
+        }
         return await SendAsync(resourceId, update.RequestId,
             new SetDocumentField(resourceId, CurrentSession().Member, update.Field, update.Value, update.Revision)).ConfigureAwait(false);
     }
