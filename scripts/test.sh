@@ -66,7 +66,7 @@ run_node_suite() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   data=$(mktemp -d)
   dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll --urls "http://127.0.0.1:$port" \
-    --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false "$@" \
+    --Collab:Profile=embedded --Collab:DataDir="$data" --Collab:ResourcesFile="$ROOT/config/resources.yml" --Collab:ConsoleLogs=false "$@" \
     >"$ART/node-for-$name.log" 2>&1 &
   node_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done

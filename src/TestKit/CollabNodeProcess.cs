@@ -27,17 +27,49 @@ public sealed class CollabNodeProcess : IAsyncDisposable
     public HttpClient Http => _http;
     public int ProcessId => _process.Id;
 
+    /// <summary>Whether the process has ended (crashed, been killed or stopped).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The last lines the process wrote to stdout and stderr (for failure messages).</summary>
+    public string RecentOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join('\n', _output);
+            }
+        }
+    }
+
+    private readonly Queue<string> _output = new();
+
     /// <summary>Starts the node on a free loopback port and waits until <c>/health</c> answers.</summary>
-    public static async Task<CollabNodeProcess> StartAsync(string dataDir, int? port = null, params string[] args)
+    public static Task<CollabNodeProcess> StartAsync(string dataDir, int? port = null, params string[] args) =>
+        StartCoreAsync(dataDir, port, null, args);
+
+    /// <summary>Like <see cref="StartAsync"/>, with the process's open-file limit set to <paramref name="fileDescriptorLimit"/> (prlimit).</summary>
+    public static Task<CollabNodeProcess> StartWithFileLimitAsync(string dataDir, int fileDescriptorLimit, params string[] args) =>
+        StartCoreAsync(dataDir, null, fileDescriptorLimit, args);
+
+    private static async Task<CollabNodeProcess> StartCoreAsync(string dataDir, int? port, int? fileDescriptorLimit, string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll");
         port ??= FreePort();
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(fileDescriptorLimit is null ? "dotnet" : "prlimit")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            ArgumentList = { dll, "--urls", $"http://127.0.0.1:{port}", $"--Collab:DataDir={dataDir}", "--Collab:ConsoleLogs=false" },
         };
+        if (fileDescriptorLimit is { } nofile)
+        {
+            start.ArgumentList.Add($"--nofile={nofile}:{nofile}");
+            start.ArgumentList.Add("dotnet");
+        }
+        foreach (var a in (string[])[dll, "--urls", $"http://127.0.0.1:{port}", "--Collab:Profile=embedded", $"--Collab:DataDir={dataDir}", "--Collab:ConsoleLogs=false"])
+        {
+            start.ArgumentList.Add(a);
+        }
         // The store from the environment (TestStores), keyed by the data directory so a restart finds its state.
         foreach (var (key, value) in await TestStores.NodeSettingsAsync(dataDir).ConfigureAwait(false))
         {
@@ -48,17 +80,32 @@ public sealed class CollabNodeProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var node = new CollabNodeProcess(process, new Uri($"http://127.0.0.1:{port}"), dataDir);
+        void Keep(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (node._output)
+            {
+                node._output.Enqueue(line.Length > 500 ? line[..500] : line);
+                while (node._output.Count > 40)
+                {
+                    node._output.Dequeue();
+                }
+            }
+        }
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var node = new CollabNodeProcess(process, new Uri($"http://127.0.0.1:{port}"), dataDir);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"The node exited with {process.ExitCode} while starting.");
+                throw new InvalidOperationException($"The node exited with {process.ExitCode} while starting: {node.RecentOutput}");
             }
             try
             {

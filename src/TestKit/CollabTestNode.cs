@@ -59,6 +59,7 @@ public sealed class CollabTestNode : IAsyncDisposable
         var dataDir = options.DataDir ?? Path.Combine(Path.GetTempPath(), "collab-test-" + Guid.NewGuid().ToString("N")[..12]);
         var settings = new Dictionary<string, string?>
         {
+            ["Collab:Profile"] = "embedded", // dev tokens; tests of the production profile set it themselves
             ["Collab:DataDir"] = dataDir,
             ["Collab:ConsoleLogs"] = "false",
             ["Collab:NodeId"] = "test-" + Guid.NewGuid().ToString("N")[..6],

@@ -25,6 +25,17 @@ public sealed partial class YDoc
     /// <summary>Whether some deletions refer to ids that have not arrived.</summary>
     public bool HasPendingDeletes => _pendingDs != null;
 
+    /// <summary>Size of the encoded structs waiting for missing updates (0 when none).</summary>
+    public int PendingBytes => _pendingStructs?.Length ?? 0;
+
+    /// <summary>Forgets the structs and deletions waiting for missing updates.</summary>
+    public void DiscardPending()
+    {
+        _pendingStructs = null;
+        _pendingMissing = null;
+        _pendingDs = null;
+    }
+
     /// <summary>
     /// Applies a v1 update. Updates may arrive twice or out of causal order: what cannot be
     /// integrated yet is kept pending and integrated when its dependencies arrive.
@@ -32,7 +43,9 @@ public sealed partial class YDoc
     /// <exception cref="YjsDecodeException">The update is malformed; the document is unchanged.</exception>
     public YApplyResult ApplyUpdate(byte[] update, object? origin = null)
     {
-        var decoded = UpdateCodec.Decode(update);
+        var decoded = UpdateCodec.Decode(update, MaxDepth);
+        // Refused before anything is touched: the document stays as it was.
+        DepthGuard.Check(this, decoded, _pendingStructs is null ? null : UpdateCodec.Decode(_pendingStructs, MaxDepth));
         TransactCore(tr =>
         {
             tr.Local = false;
@@ -95,7 +108,7 @@ public sealed partial class YDoc
             {
                 return;
             }
-            decoded = UpdateCodec.Decode(_pendingStructs!);
+            decoded = UpdateCodec.Decode(_pendingStructs!, MaxDepth);
             _pendingStructs = null;
             _pendingMissing = null;
         }

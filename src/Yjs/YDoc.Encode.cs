@@ -15,7 +15,14 @@ public sealed partial class YDoc
     /// pending structs and deletions, as one v1 update.
     /// </summary>
     /// <exception cref="YjsDecodeException">The state vector is malformed.</exception>
-    public byte[] EncodeStateAsUpdate(byte[]? stateVector = null)
+    public byte[] EncodeStateAsUpdate(byte[]? stateVector = null) => EncodeStateAsUpdate(stateVector, includePending: true);
+
+    /// <summary>
+    /// Like <see cref="EncodeStateAsUpdate(byte[])"/>; with <paramref name="includePending"/> false only what is
+    /// integrated (no structs or deletions waiting for missing updates): what a durable copy should hold.
+    /// </summary>
+    /// <exception cref="YjsDecodeException">The state vector is malformed.</exception>
+    public byte[] EncodeStateAsUpdate(byte[]? stateVector, bool includePending)
     {
         var target = stateVector == null ? new Dictionary<long, int>() : UpdateCodec.DecodeStateVector(stateVector);
         byte[] own;
@@ -25,7 +32,7 @@ public sealed partial class YDoc
             CreateDeleteSetFromStore().Write(w);
             own = w.ToArray();
         }
-        if (_pendingStructs == null && _pendingDs == null)
+        if (!includePending || (_pendingStructs == null && _pendingDs == null))
         {
             return own;
         }

@@ -23,8 +23,10 @@ public sealed partial class YDoc
     /// <summary>Creates a document.</summary>
     /// <param name="clientId">Client id for local edits; a random 32-bit id when null.</param>
     /// <param name="gc">Whether deleted content is garbage collected (yjs default: true).</param>
-    public YDoc(long? clientId = null, bool gc = true)
+    /// <param name="maxDepth">Deepest nesting of types and values the document accepts (see <see cref="YLimits"/>).</param>
+    public YDoc(long? clientId = null, bool gc = true, int maxDepth = YLimits.DefaultMaxDepth)
     {
+        MaxDepth = YLimits.CheckDepth(maxDepth);
         if (clientId is < 0 or > (1L << 53))
         {
             throw new ArgumentOutOfRangeException(nameof(clientId));
@@ -38,6 +40,9 @@ public sealed partial class YDoc
 
     /// <summary>Whether deleted content is garbage collected.</summary>
     public bool GcEnabled { get; }
+
+    /// <summary>Deepest nesting (root type = 1) that updates applied to this document may create.</summary>
+    public int MaxDepth { get; }
 
     /// <summary>Names of all root types (defined locally or by updates).</summary>
     public IReadOnlyCollection<string> RootNames => Roots.Keys;
@@ -169,6 +174,17 @@ public sealed partial class YDoc
         }
         sb.Append('}');
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// <see cref="ToJson"/> parsed, with a JSON depth limit matching <see cref="MaxDepth"/> (detached from any
+    /// <see cref="System.Text.Json.JsonDocument"/>, so it may be kept).
+    /// </summary>
+    public System.Text.Json.JsonElement ToJsonElement()
+    {
+        using var parsed = System.Text.Json.JsonDocument.Parse(ToJson(),
+            new System.Text.Json.JsonDocumentOptions { MaxDepth = YLimits.JsonDepth(MaxDepth) });
+        return parsed.RootElement.Clone();
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ public static class YUpdate
     public static byte[] Merge(IEnumerable<byte[]> updates)
     {
         ArgumentNullException.ThrowIfNull(updates);
-        var decoded = updates.Select(UpdateCodec.Decode).ToList();
+        var decoded = updates.Select(static u => UpdateCodec.Decode(u)).ToList();
         if (decoded.Count == 1)
         {
             return Encode(decoded[0].Clients.Select(c => (c.Client, c.Structs)).ToList(), decoded[0].DeleteSet);

@@ -89,7 +89,7 @@ public sealed class ConfigurationTests
             var dll = Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll");
             var start = new ProcessStartInfo("dotnet")
             {
-                ArgumentList = { dll, "--urls", "http://127.0.0.1:0", $"--Collab:ResourcesFile={bad}", $"--Collab:DataDir={dir.FullName}" },
+                ArgumentList = { dll, "--urls", "http://127.0.0.1:0", "--Collab:Profile=embedded", $"--Collab:ResourcesFile={bad}", $"--Collab:DataDir={dir.FullName}" },
                 RedirectStandardError = true,
                 RedirectStandardOutput = true,
             };

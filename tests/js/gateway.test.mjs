@@ -113,3 +113,21 @@ test('HTTP probes and capabilities answer', async () => {
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).code, 'NOT_FOUND');
 });
+
+test('a requestId holding a lone UTF-16 surrogate is VALIDATION_FAILED and the connection survives (issue 12 item 4)', async () => {
+  const client = await Client.connect(unique('js-'));
+  try {
+    // JSON.stringify escapes the lone surrogate as \ud800: valid JSON, invalid UTF-16 for the server.
+    for (const requestId of ['\ud800', 'abc\udfff', '\udc00\ud800']) {
+      const reply = await client.connection.invoke('resource:join', { resourceId: unique('document:'), mode: 'viewer', requestId });
+      assert.equal(reply.success, false);
+      assert.equal(reply.error.code, 'VALIDATION_FAILED');
+      assert.equal(reply.error.details.field, 'requestId');
+    }
+    const reply = await client.connection.invoke('resource:join', { resourceId: unique('document:'), mode: 'viewer', requestId: 'x', extra: '\ud800' });
+    assert.equal(reply.success, true); // an unknown field is ignored, whatever it holds
+    assert.equal((await client.invoke('heartbeat')).success, true);
+  } finally {
+    await client.stop();
+  }
+});

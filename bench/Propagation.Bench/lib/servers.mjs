@@ -64,7 +64,7 @@ async function startCollab(target, o) {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(o.dataRoot, 'propagation-bench-'));
   const url = `http://127.0.0.1:${port}`;
-  const args = [o.nodeDll, '--urls', url, `--Collab:DataDir=${dataDir}`, '--Collab:ConsoleLogs=false',
+  const args = [o.nodeDll, '--urls', url, '--Collab:Profile=embedded', `--Collab:DataDir=${dataDir}`, '--Collab:ConsoleLogs=false',
     `--Collab:ResourcesFile=${path.join(repoRoot, 'config/resources.yml')}`, ...storeArgs, ...o.nodeArgs.map((kv) => `--${kv}`)];
   const proc = spawn('dotnet', args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

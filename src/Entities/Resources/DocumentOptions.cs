@@ -11,11 +11,29 @@ public sealed class DocumentOptions
     /// <summary>Largest accepted awareness update (decoded bytes).</summary>
     public int MaxAwarenessBytes { get; set; } = 32 * 1024;
 
+    /// <summary>Largest awareness state of one client id (UTF-8 bytes of its JSON).</summary>
+    public int MaxAwarenessStateBytes { get; set; } = 4 * 1024;
+
+    /// <summary>Awareness client ids one connection may announce in one resource.</summary>
+    public int MaxAwarenessClientsPerConnection { get; set; } = 4;
+
+    /// <summary>Awareness client ids one resource keeps for newcomers.</summary>
+    public int MaxAwarenessClientsPerRoom { get; set; } = 256;
+
+    /// <summary>Largest awareness snapshot a newcomer receives; entries past it are left out.</summary>
+    public int MaxAwarenessSnapshotBytes { get; set; } = 256 * 1024;
+
     /// <summary>A snapshot of the merged state is stored every this many revisions.</summary>
     public int SnapshotEvery { get; set; } = 200;
 
     /// <summary>Updates accepted but not yet durable, per node; past it, new edits get UNAVAILABLE.</summary>
     public int MaxPendingCommits { get; set; } = 10_000;
+
+    /// <summary>
+    /// Deepest nesting of shared types and values in a document (a root is 1); deeper updates get INVALID_UPDATE.
+    /// JSON readers and writers carrying content allow this plus <see cref="Yjs.YLimits.EnvelopeDepth"/>.
+    /// </summary>
+    public int MaxNestingDepth { get; set; } = Yjs.YLimits.DefaultMaxDepth;
 
     /// <summary>Most updates written in one store transaction.</summary>
     public int MaxCommitBatch { get; set; } = 500;

@@ -33,7 +33,7 @@ internal sealed partial class ResourceEntity
             return loaded;
         }
         var store = _runtime.Documents;
-        var doc = new YDoc();
+        var doc = new YDoc(maxDepth: _runtime.DocumentOptions.MaxNestingDepth);
         var snapshot = await store.LoadSnapshotAsync(room.Id.Value, null, CancellationToken.None).ConfigureAwait(false);
         var revision = 0L;
         try
@@ -72,7 +72,7 @@ internal sealed partial class ResourceEntity
         byte[] missing;
         try
         {
-            missing = state.Doc.EncodeStateAsUpdate(sync.StateVector.Length == 0 ? null : sync.StateVector);
+            missing = state.Doc.EncodeStateAsUpdate(sync.StateVector.Length == 0 ? null : sync.StateVector, includePending: false);
         }
         catch (YjsDecodeException ex)
         {
@@ -101,8 +101,13 @@ internal sealed partial class ResourceEntity
             touched = true;
             changed.UnionWith(e.ChangedRoots);
         }
+        // With structs waiting for missing updates, what is stored and relayed is what was integrated (issue 12 item 13).
+        var pendingBefore = state.Doc.HasPendingStructs || state.Doc.HasPendingDeletes;
+        byte[]? integrated = null;
+        void OnIntegrated(object? sender, YUpdateEventArgs e) => integrated = e.Update;
         YApplyResult result;
         state.Doc.AfterTransaction += OnTransaction;
+        state.Doc.UpdateProduced += OnIntegrated;
         try
         {
             result = state.Doc.ApplyUpdate(command.Update);
@@ -115,12 +120,15 @@ internal sealed partial class ResourceEntity
         finally
         {
             state.Doc.AfterTransaction -= OnTransaction;
+            state.Doc.UpdateProduced -= OnIntegrated;
         }
-        if (!touched && !result.HasPending)
+        var stored = PendingUpdates.Stored(state.Doc, command.Update, integrated, pendingBefore, result, _runtime.DocumentOptions);
+        if (stored is null)
         {
-            return EntityReply.Ok(new DuplicateUpdateResult(Duplicate: true), room.Revision); // nothing new: no revision, nothing to store
+            // Nothing integrated: a duplicate, or structs that wait (in memory only) for updates not yet received.
+            return EntityReply.Ok(new DuplicateUpdateResult(Duplicate: !touched && !result.HasPending, Pending: result.HasPending), room.Revision);
         }
-        return Accept(room, state, command.Member, command.Update, changed, "doc:update", correlationId, includeSender: false);
+        return Accept(room, state, command.Member, stored, changed, "doc:update", correlationId, includeSender: false);
     }
 
     private async Task<EntityReply> OnSetFieldAsync(SetDocumentField command, string correlationId)
@@ -141,14 +149,19 @@ internal sealed partial class ResourceEntity
                 $"Revision {command.Revision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not the current revision {room.Revision}; reload and save again.",
                 new StaleRevisionDetails(room.Revision, new RawJson(state.Doc.ToJson())));
         }
+        // The hub bound this value within its JSON depth limit; it crossed the region as text.
+        using var parsed = JsonDocument.Parse(command.Value.Json, new JsonDocumentOptions { MaxDepth = Math.Max(64, state.Doc.MaxDepth + 2) });
+        var value = parsed.RootElement;
+        if (PendingUpdates.CheckFieldValue(command.Field, value, state.Doc.MaxDepth) is { } tooDeep)
+        {
+            return tooDeep;
+        }
         var doc = state.Doc;
         byte[]? produced = null;
         void OnUpdate(object? sender, YUpdateEventArgs e) => produced = e.Update;
         var dot = command.Field.IndexOf('.', StringComparison.Ordinal);
         var root = dot < 0 ? command.Field : command.Field[..dot];
         var kind = doc.RootKind(root);
-        using var parsed = JsonDocument.Parse(command.Value.Json);
-        var value = parsed.RootElement;
         doc.UpdateProduced += OnUpdate;
         try
         {
@@ -213,6 +226,11 @@ internal sealed partial class ResourceEntity
         {
             return EntityReply.Refuse(ErrorCodes.InvalidUpdate, $"The awareness update is malformed: {ex.Message}");
         }
+        if (AwarenessGuard.Check(entries, command.Member.ConnectionId, id => room.Awareness.TryGetValue(id, out var owner) ? owner.ConnectionId : null,
+                room.Awareness.Values.Count(a => a.ConnectionId == command.Member.ConnectionId), room.Awareness.Count, _runtime.DocumentOptions) is { } bounded)
+        {
+            return bounded;
+        }
         var accepted = new List<YAwarenessEntry>(entries.Count);
         foreach (var entry in entries)
         {
@@ -264,7 +282,7 @@ internal sealed partial class ResourceEntity
         {
             return;
         }
-        var snapshot = YAwareness.Encode(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)));
+        var snapshot = AwarenessGuard.Snapshot(room.Awareness.Select(a => new YAwarenessEntry(a.Key, a.Value.Clock, a.Value.StateJson)), _runtime.DocumentOptions);
         _runtime.Events.Publish(new EntityBroadcast([new Recipient(newcomer.NodeId, newcomer.ConnectionId)],
             new EntityEvent(EventNames.AwarenessUpdate, room.Id.Value, new DocUpdatePayload(Convert.ToBase64String(snapshot), null),
                 null, room.Revision, Now)));
@@ -328,7 +346,7 @@ internal sealed partial class ResourceEntity
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
-            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(), now, Epoch));
+            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(null, includePending: false), now, Epoch));
         }
         _uncommitted++;
         var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);

@@ -27,8 +27,11 @@ public sealed record StaleRevisionDetails(long CurrentRevision, RawJson State) :
 /// <summary>Data of an acknowledged <c>doc:update</c> or <c>resource:update</c>: durable at this revision.</summary>
 public sealed record DocUpdateAck(string ResourceId, long Revision) : IReplyData;
 
-/// <summary>Data of a <c>doc:update</c> that held nothing new (no revision, nothing stored).</summary>
-public sealed record DuplicateUpdateResult(bool Duplicate) : IReplyData;
+/// <summary>
+/// Data of a <c>doc:update</c> that stored nothing (no revision): a duplicate, or structs that wait in memory for
+/// updates not yet received (<see cref="Pending"/>).
+/// </summary>
+public sealed record DuplicateUpdateResult(bool Duplicate, bool Pending) : IReplyData;
 
 /// <summary>Data of a <c>resource:update</c> whose value was already the current one.</summary>
 public sealed record UnchangedFieldResult(bool Unchanged) : IReplyData;

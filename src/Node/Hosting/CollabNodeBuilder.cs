@@ -56,6 +56,7 @@ public static partial class CollabNodeBuilder
         var logConfig = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
+            .Enrich.With(new TokenRedactingEnricher())
             .Enrich.WithProperty("NodeId", nodeId)
             .WriteTo.Async(a => a.File(new JsonFormatter(renderMessage: true), Path.Combine(dataDir, "logs", "collab-.ndjson"),
                 rollingInterval: RollingInterval.Day, retainedFileCountLimit: 14));
@@ -77,6 +78,7 @@ public static partial class CollabNodeBuilder
         entityOptions.Validate();
         var clusterSettings = builder.Configuration.GetSection("Collab:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
         clusterSettings.Validate();
+        NodeHardening.Apply(builder, devTokensEnabled);
 
         var services = builder.Services;
         services.TryAddTimeProvider();

@@ -6,8 +6,11 @@ public sealed class CollabOptions
     public const string EmbeddedProfile = "embedded";
     public const string ProductionProfile = "production";
 
-    /// <summary><c>embedded</c> (default: one node, SQLite, dev tokens) or <c>production</c>.</summary>
-    public string Profile { get; set; } = EmbeddedProfile;
+    /// <summary>
+    /// <c>production</c> (the default: tokens from the configured public key only) or <c>embedded</c> (dev tokens and
+    /// <c>/demo</c> on, for <c>./run.sh</c> and tests; refused on a non-loopback address, see docs/SECURITY.md).
+    /// </summary>
+    public string Profile { get; set; } = ProductionProfile;
 
     /// <summary>
     /// This node's id (audit records, connection addressing, its cluster member's role <c>node:&lt;id&gt;</c>). Default:

@@ -4,8 +4,10 @@ using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Web.Http;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using CollabAkka.Web.Security;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace CollabAkka.Web.Auth;
@@ -39,8 +41,8 @@ public static class AuthSetup
         }
         if (keys.Count == 0)
         {
-            throw new InvalidOperationException(
-                "No token key is configured: set Auth:PublicKeyPem or Auth:PublicKeyFile (RS256 public key), or enable Auth:DevTokens for development.");
+            throw new OptionsValidationException("Auth", typeof(CollabAuthOptions), [
+                "No token key is configured: set Auth:PublicKeyPem or Auth:PublicKeyFile (RS256 public key), or enable Auth:DevTokens for development (the embedded profile: --Collab:Profile=embedded)."]);
         }
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
@@ -73,15 +75,30 @@ public static class AuthSetup
                     }
                     return Task.CompletedTask;
                 },
+                // Identity must be unambiguous (issue 12 item 10): a subject, at most one string role, a bounded lifetime.
+                OnTokenValidated = context =>
+                {
+                    var security = context.HttpContext.RequestServices.GetService<IOptions<SecurityOptions>>()?.Value ?? new SecurityOptions();
+                    if (TokenRules.Check(context.Principal, context.SecurityToken, security.MaxTokenLifetime, DateTimeOffset.UtcNow) is { } refusal)
+                    {
+                        context.Fail(new CollabTokenRejectedException(refusal));
+                    }
+                    return Task.CompletedTask;
+                },
                 OnChallenge = async context =>
                 {
                     context.HandleResponse();
                     var reason = DescribeFailure(context.AuthenticateFailure, context.Request);
                     var http = context.HttpContext;
-                    if (http.Request.Path.StartsWithSegments(HubPath))
+                    if (http.Request.Path.StartsWithSegments(HubPath) &&
+                        http.RequestServices.GetService<UnauthenticatedGuard>()?.Audit.TryPass("rejected", DateTimeOffset.UtcNow) is { } suppressed)
                     {
-                        HttpAudit.Record(http, AuditEventTypes.ConnectionRejected, null,
-                            new Dictionary<string, object?> { ["reason"] = reason, ["path"] = http.Request.Path.Value });
+                        var details = new Dictionary<string, object?> { ["reason"] = reason, ["path"] = http.Request.Path.Value };
+                        if (suppressed > 0)
+                        {
+                            details["suppressed"] = suppressed;
+                        }
+                        HttpAudit.Record(http, AuditEventTypes.ConnectionRejected, null, details);
                     }
                     http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
                     await Problems.WriteAsync(http, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, reason).ConfigureAwait(false);
@@ -100,6 +117,7 @@ public static class AuthSetup
     {
         null when request.Headers.Authorization.Count == 0 && !request.Query.ContainsKey("access_token") => "missing token",
         null => "token refused",
+        CollabTokenRejectedException e => e.Reason,
         SecurityTokenExpiredException => "token expired",
         SecurityTokenNotYetValidException => "token not yet valid",
         SecurityTokenInvalidIssuerException => "wrong issuer",

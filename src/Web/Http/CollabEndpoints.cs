@@ -32,7 +32,8 @@ public static class CollabEndpoints
     public static IEndpointRouteBuilder MapCollab(this IEndpointRouteBuilder app, bool devTokens)
     {
         var startedAt = DateTimeOffset.UtcNow;
-        app.MapHub<CollabHub>(AuthSetup.HubPath);
+        // A connection ends when its token expires (issue 12 item 9); the client reconnects with a fresh token.
+        app.MapHub<CollabHub>(AuthSetup.HubPath, o => o.CloseOnAuthenticationExpiration = true);
 
         app.MapGet("/health", (NodeIdentity node, [FromKeyedServices(CollabTime.Key)] TimeProvider time) => Results.Json(new
         {
@@ -138,6 +139,7 @@ public static class CollabEndpoints
                 maxRequestIdLength = c.MaxRequestIdLength,
                 staleAfterSeconds = c.StaleAfter.TotalSeconds,
             },
+            security = http.RequestServices.GetService<Security.SecurityCapabilities>(),
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
             resourcesFile = Path.GetFileName(catalog.Source),
             defaults = new

@@ -95,7 +95,7 @@ public static class DocumentEndpoints
                 return Problems.Result(http, StatusCodes.Status404NotFound, ErrorCodes.NotFound,
                     $"{resourceId.Value} has no revision {revision} (latest stored: {latest}).", new { latest });
             }
-            var doc = new YDoc();
+            var doc = new YDoc(maxDepth: http.RequestServices.GetRequiredService<IOptions<DocumentOptions>>().Value.MaxNestingDepth);
             var snapshot = await store.LoadSnapshotAsync(resourceId.Value, revision, http.RequestAborted).ConfigureAwait(false);
             var from = 0L;
             if (snapshot is not null)
@@ -111,7 +111,7 @@ public static class DocumentEndpoints
             {
                 resourceId = resourceId.Value,
                 revision,
-                content = JsonDocument.Parse(doc.ToJson()).RootElement,
+                content = doc.ToJsonElement(),
             });
         }
         catch (StoreUnavailableException ex)
@@ -156,7 +156,7 @@ public static class DocumentEndpoints
         var allowed = HasRole(http.User, options.HistoryRoles);
         var valid = ResourceId.TryParse(id, out resourceId, out var error);
         HttpAudit.Record(http, allowed ? "HISTORY_READ" : "HISTORY_READ_DENIED", valid ? resourceId.Value : null,
-            new Dictionary<string, object?> { ["what"] = what, ["query"] = http.Request.QueryString.Value });
+            new Dictionary<string, object?> { ["what"] = what, ["query"] = HttpAuditMiddleware.SafeQuery(http) });
         if (!allowed)
         {
             return Problems.Result(http, StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied,

@@ -1,7 +1,11 @@
 using System.Diagnostics;
 using CollabAkka.Entities.Audit;
+using CollabAkka.Messages;
+using CollabAkka.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace CollabAkka.Web.Http;
 
@@ -11,6 +15,11 @@ namespace CollabAkka.Web.Http;
 /// from where. Probes, metrics, the hub (audited as CONNECT/DISCONNECT) and static files are not recorded.
 /// Endpoints that audit their own access in more detail (the audit API) mark the request and are skipped,
 /// unless they were refused before running (401/403), which is recorded here.
+/// Outsiders cannot grow the trail (issue 12 item 6): requests without a valid token are rate-limited per IP
+/// (429 RATE_LIMITED) and only <see cref="SecurityOptions.UnauthenticatedAuditPerWindow"/> of them per window
+/// are recorded node-wide (the next recorded one says how many were left out); paths and queries are cut to
+/// <see cref="SecurityOptions.MaxLoggedPathLength"/> / <see cref="SecurityOptions.MaxLoggedQueryLength"/> and
+/// never hold a token.
 /// </summary>
 public static class HttpAuditMiddleware
 {
@@ -23,22 +32,47 @@ public static class HttpAuditMiddleware
                 await next(http).ConfigureAwait(false);
                 return;
             }
+            var guard = http.RequestServices.GetRequiredService<UnauthenticatedGuard>();
+            // /dev/token exists only with dev tokens, which only run on loopback (NodeHardening): not an outsider's door.
+            var authenticated = http.User.Identity?.IsAuthenticated == true || path.StartsWithSegments("/dev/token");
             var started = Stopwatch.GetTimestamp();
             try
             {
+                if (!authenticated && !guard.TryAcquire(http.Connection.RemoteIpAddress))
+                {
+                    http.Response.Headers.RetryAfter = "1";
+                    await Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
+                        $"Too many requests without a valid token from this address (Collab:Security:UnauthenticatedRequestsPerIpPerSecond is {guard.Options.UnauthenticatedRequestsPerIpPerSecond}).")
+                        .ConfigureAwait(false);
+                    return;
+                }
                 await next(http).ConfigureAwait(false);
             }
             finally
             {
                 if (!http.Items.ContainsKey(AuditEndpoints.AuditedItem))
                 {
-                    Record(http, Stopwatch.GetElapsedTime(started));
+                    Record(http, Stopwatch.GetElapsedTime(started), authenticated, guard);
                 }
             }
         });
 
-    private static void Record(HttpContext http, TimeSpan elapsed)
+    /// <summary>A query as it may be logged or audited: <c>access_token</c> redacted, cut to the configured length.</summary>
+    public static string? SafeQuery(HttpContext http) =>
+        LogRedaction.Query(http.Request.Query, http.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value.MaxLoggedQueryLength);
+
+    private static void Record(HttpContext http, TimeSpan elapsed, bool authenticated, UnauthenticatedGuard guard)
     {
+        int suppressed = 0;
+        if (!authenticated)
+        {
+            if (guard.Audit.TryPass("http", DateTimeOffset.UtcNow) is not { } passed)
+            {
+                return;
+            }
+            suppressed = passed;
+        }
+        var o = guard.Options;
         var path = http.Request.Path.Value ?? "";
         const string resources = "/api/resources/";
         string? resourceId = null;
@@ -52,25 +86,20 @@ public static class HttpAuditMiddleware
                     resourceId = resourceId[..^suffix.Length];
                 }
             }
+            resourceId = LogRedaction.Cut(resourceId, Messages.ResourceId.MaxLength);
         }
-        HttpAudit.Record(http, AuditEventTypes.HttpRequest, resourceId, new Dictionary<string, object?>
+        var details = new Dictionary<string, object?>
         {
-            ["method"] = http.Request.Method,
-            ["path"] = path,
-            ["query"] = QueryWithoutSecrets(http.Request.Query),
+            ["method"] = LogRedaction.Cut(http.Request.Method, 16),
+            ["path"] = LogRedaction.Cut(LogRedaction.Redact(path), o.MaxLoggedPathLength),
+            ["query"] = LogRedaction.Query(http.Request.Query, o.MaxLoggedQueryLength),
             ["status"] = http.Response.StatusCode,
             ["durationMs"] = Math.Round(elapsed.TotalMilliseconds, 2),
-        });
-    }
-
-    private static string? QueryWithoutSecrets(IQueryCollection query)
-    {
-        if (query.Count == 0)
+        };
+        if (suppressed > 0)
         {
-            return null;
+            details["suppressed"] = suppressed; // unauthenticated requests left out of the trail since the previous record
         }
-        return string.Join('&', query
-            .Where(p => !p.Key.Equals("access_token", StringComparison.OrdinalIgnoreCase))
-            .Select(p => $"{p.Key}={p.Value}"));
+        HttpAudit.Record(http, AuditEventTypes.HttpRequest, resourceId, details);
     }
 }

@@ -239,6 +239,10 @@ public sealed partial class CollabHub(
             return Fail(update.RequestId, ErrorCodes.PayloadTooLarge,
                 $"value is missing or larger than {documentOptions.Value.MaxUpdateBytes} bytes (Collab:Documents:MaxUpdateBytes).");
         }
+        if (!JsonText.IsValidText(update.Value))
+        {
+            return Fail(update.RequestId, ErrorCodes.ValidationFailed, "value holds text that is not valid UTF-16 (a lone surrogate).", new { field = "value" });
+        }
         if (circuits.RefusesWrites(out var why))
         {
             return Fail(update.RequestId, ErrorCodes.Unavailable, why);
@@ -331,13 +335,14 @@ public sealed partial class CollabHub(
         string? requestId = null;
         if (request.TryGetProperty("requestId", out var rid))
         {
-            if (rid.ValueKind != JsonValueKind.String || rid.GetString()!.Length > Options.MaxRequestIdLength)
+            // A lone UTF-16 surrogate cannot become a string: refused like any bad field (issue 12 item 4).
+            if (!JsonText.TryGetString(rid, out requestId) || requestId!.Length > Options.MaxRequestIdLength)
             {
                 invalid = Fail(null, ErrorCodes.ValidationFailed,
-                    $"requestId must be a string of at most {Options.MaxRequestIdLength} characters (Collab:Connections:MaxRequestIdLength).");
+                    $"requestId must be a string of at most {Options.MaxRequestIdLength} characters of valid UTF-16 (Collab:Connections:MaxRequestIdLength).",
+                    new { field = "requestId" });
                 return false;
             }
-            requestId = rid.GetString();
         }
         try
         {
@@ -347,6 +352,11 @@ public sealed partial class CollabHub(
         catch (JsonException ex)
         {
             invalid = Fail(requestId, ErrorCodes.ValidationFailed, $"The request does not have the expected shape: {ex.Message}");
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            invalid = Fail(requestId, ErrorCodes.ValidationFailed, "A string field of the request is not valid UTF-16 (a lone surrogate).");
             return false;
         }
     }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Wire;
 using CollabAkka.Web.Http;
+using CollabAkka.Web.Security;
 using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,7 @@ public sealed partial class CollabHubFilter(
     [FromKeyedServices(CollabTime.Key)] TimeProvider time,
     IOptions<ConnectionOptions> options,
     NodeMetrics metrics,
+    RefusedWriteAuditor refusedWrites,
     ILogger<CollabHubFilter> logger) : IHubFilter
 {
     // The wire name ("resource:join"), not the C# name, for logs and metrics.
@@ -50,6 +52,7 @@ public sealed partial class CollabHubFilter(
             {
                 metrics.Invocations.Add(1, new KeyValuePair<string, object?>("method", method),
                     new KeyValuePair<string, object?>("outcome", ErrorCodes.RateLimited));
+                refusedWrites.Refused(session.Member, method, ErrorCodes.RateLimited, ResourceIdOf(invocationContext), now);
                 return ApiResponse.Fail(RequestIdOf(invocationContext), now, new ApiError(ErrorCodes.RateLimited,
                     $"More than {o.InvocationsPerSecond} invocations per second (burst {o.InvocationBurst}); " +
                     "configured by Collab:Connections:InvocationsPerSecond and InvocationBurst.",
@@ -61,6 +64,10 @@ public sealed partial class CollabHubFilter(
             var result = await next(invocationContext).ConfigureAwait(false);
             metrics.Invocations.Add(1, new KeyValuePair<string, object?>("method", method),
                 new KeyValuePair<string, object?>("outcome", result is ApiResponse { Error: { } error } ? error.Code : "ok"));
+            if (result is ApiResponse { Error: { } refused } && session is not null)
+            {
+                refusedWrites.Refused(session.Member, method, refused.Code, ResourceIdOf(invocationContext), time.GetUtcNow());
+            }
             return result;
         }
         catch (HubException)
@@ -81,11 +88,24 @@ public sealed partial class CollabHubFilter(
         }
     }
 
+    public async Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
+    {
+        if (registry.Get(context.Context.ConnectionId) is { } session)
+        {
+            refusedWrites.Ended(session.Member, time.GetUtcNow());
+        }
+        await next(context, exception).ConfigureAwait(false);
+    }
+
     /// <summary>The caller's requestId, so even answers made here can be matched to the request.</summary>
-    private string? RequestIdOf(HubInvocationContext context) =>
+    private string? RequestIdOf(HubInvocationContext context) => StringField(context, "requestId", options.Value.MaxRequestIdLength);
+
+    private static string? ResourceIdOf(HubInvocationContext context) => StringField(context, "resourceId", ResourceId.MaxLength);
+
+    /// <summary>A string field of the request object, or null when absent, too long or not valid UTF-16 (a lone surrogate).</summary>
+    private static string? StringField(HubInvocationContext context, string name, int maxLength) =>
         context.HubMethodArguments is [JsonElement { ValueKind: JsonValueKind.Object } request] &&
-        request.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String &&
-        id.GetString() is { } text && text.Length <= options.Value.MaxRequestIdLength
+        request.TryGetProperty(name, out var value) && JsonText.TryGetString(value, out var text) && text!.Length <= maxLength
             ? text
             : null;
 

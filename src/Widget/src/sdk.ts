@@ -17,7 +17,7 @@ import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
 import type { Handover, HandoverHost } from './chunks/handover';
 import { loadChunk } from './chunks';
-import { CollabProvider, type JoinMode, type LockView } from './provider/provider';
+import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider/provider';
 import { watchLocation } from './routing';
 import { CollabUI, type FieldView } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
@@ -605,7 +605,10 @@ export class CollabInstance {
     const { state, badge } = fieldState(this.provider, this._offline(), this._editable(), this.handover);
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
-    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields));
+    const present = new Map<string, PresenceUser>();
+    for (const u of this.provider.users) present.set(u.userId, u);
+    for (const group of this.provider.allUsers?.subResources ?? []) for (const u of group.users) if (!present.has(u.userId)) present.set(u.userId, u);
+    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields, present));
   }
 
   // ---- offline cache ----------------------------------------------------------------------------

@@ -312,7 +312,7 @@ export class CollabUI {
           const a = document.createElement('span');
           a.className = 'avatar';
           a.setAttribute('data-user', p.userId);
-          a.style.background = p.color || colorFor(p.userId);
+          a.style.background = /^#[0-9a-fA-F]{6}$/.test(p.color) ? p.color : colorFor(p.userId);
           a.textContent = initials(p.name);
           const tip = document.createElement('span');
           tip.className = 'tip';

@@ -4,7 +4,7 @@ import type * as awarenessProtocol from 'y-protocols/awareness';
 import type { FieldBinding } from './binding';
 import type { CollabProvider, PresenceUser } from './provider/provider';
 import type { AvatarView, FieldState, FieldView, PanelUser } from './ui';
-import { hhmm } from './util';
+import { colorFor, hhmm } from './util';
 
 export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'destroyed';
 
@@ -110,19 +110,24 @@ export function panelUsers(p: CollabProvider, resourceId: string): PanelUser[] {
 }
 
 /** Avatars: remote awareness states focused on a field, one per user and field. */
-export function focusAvatars(awareness: awarenessProtocol.Awareness, ownClientId: number, fields: Map<string, FieldBinding>): Map<string, AvatarView[]> {
+export function focusAvatars(awareness: awarenessProtocol.Awareness, ownClientId: number, fields: Map<string, FieldBinding>,
+  present: Map<string, PresenceUser>): Map<string, AvatarView[]> {
+  // Awareness is what peers say about themselves: names and roles come from server presence (the token),
+  // a user absent from presence is not shown, and only a #rrggbb colour is used (anything else could be CSS).
   const avatars = new Map<string, AvatarView[]>();
   const seen = new Set<string>();
   awareness.getStates().forEach((state, clientId) => {
     if (clientId === ownClientId) return;
     const focus = state?.focus as string | undefined;
-    const user = state?.user as { id: string; name: string; role: string; color: string } | undefined;
-    if (!focus || !user || !fields.has(focus)) return;
-    const key = `${user.id}|${focus}`;
+    const user = state?.user as { id?: unknown; color?: unknown } | undefined;
+    const known = typeof user?.id === 'string' ? present.get(user.id) : undefined;
+    if (typeof focus !== 'string' || !known || !fields.has(focus)) return;
+    const key = `${known.userId}|${focus}`;
     if (seen.has(key)) return;
     seen.add(key);
     const list = avatars.get(focus) ?? [];
-    list.push({ userId: user.id, name: user.name, role: user.role, color: user.color });
+    const color = typeof user?.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(user.color) ? user.color : colorFor(known.userId);
+    list.push({ userId: known.userId, name: known.username, role: known.role, color });
     avatars.set(focus, list);
   });
   return avatars;

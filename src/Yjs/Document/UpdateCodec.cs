@@ -33,10 +33,10 @@ internal sealed class DecodedUpdate
 /// <summary>Reads and writes update format v1.</summary>
 internal static class UpdateCodec
 {
-    public static DecodedUpdate Decode(byte[] update)
+    public static DecodedUpdate Decode(byte[] update, int maxDepth = YLimits.MaxSupportedDepth)
     {
         ArgumentNullException.ThrowIfNull(update);
-        var r = new ByteReader(update);
+        var r = new ByteReader(update) { MaxDepth = maxDepth };
         try
         {
             var clients = ReadStructs(r);

@@ -28,6 +28,9 @@ internal sealed class ByteReader
 
     public int Position => _pos;
 
+    /// <summary>Deepest nesting of containers a value read from here may have (see <see cref="YLimits"/>).</summary>
+    public int MaxDepth { get; init; } = YLimits.MaxSupportedDepth;
+
     public int Remaining => _end - _pos;
 
     public bool HasContent => _pos < _end;

@@ -24,15 +24,14 @@ internal sealed class JsUndefined
 /// </summary>
 internal static class JsValues
 {
-    private const int MaxDepth = 512;
-
+    /// <summary>Reads one lib0 <c>any</c> value whose containers nest at most the reader's <see cref="ByteReader.MaxDepth"/> deep.</summary>
     public static object? ReadAny(ByteReader r, int depth = 0)
     {
-        if (depth > MaxDepth)
-        {
-            throw r.Error("Value nesting too deep");
-        }
         byte tag = r.ReadByte();
+        if (tag is 117 or 118 && depth >= r.MaxDepth)
+        {
+            throw r.Error($"Value nested deeper than {r.MaxDepth} levels");
+        }
         switch (tag)
         {
             case 127: return JsUndefined.Instance;
@@ -201,13 +200,21 @@ internal static class JsValues
         return result;
     }
 
+    /// <summary>Container depth of a value: 0 for primitives, 1 + the deepest child for objects and arrays.</summary>
+    public static int ValueDepth(object? value) => value switch
+    {
+        Dictionary<string, object?> obj => 1 + (obj.Count == 0 ? 0 : obj.Values.Max(ValueDepth)),
+        List<object?> list => 1 + (list.Count == 0 ? 0 : list.Max(ValueDepth)),
+        _ => 0,
+    };
+
     // ---------------------------------------------------------------- JSON (JSON.parse / JSON.stringify)
 
     public static object? ParseJson(string json, ByteReader? context)
     {
         try
         {
-            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = context?.MaxDepth ?? YLimits.MaxSupportedDepth });
             return FromJsonElement(doc.RootElement, 0);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException)
