@@ -167,7 +167,8 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         _http.Dispose();
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on loopback (for HTTP and Akka remoting).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();

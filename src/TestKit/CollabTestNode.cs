@@ -84,6 +84,10 @@ public sealed class CollabTestNode : IAsyncDisposable
             }
         });
         await app.StartAsync().ConfigureAwait(false);
+        // Ready means Up in the cluster (the embedded node joins itself a few hundred ms after start).
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<Akka.Actor.ActorSystem>()).RegisterOnMemberUp(() => up.TrySetResult());
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var node = new CollabTestNode(app, new Uri(address), dataDir, ownsDataDir, options.Clock);
         if (ownsDataDir && settings.GetValueOrDefault("Collab:Store") == "postgres" &&

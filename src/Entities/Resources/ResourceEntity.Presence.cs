@@ -181,6 +181,45 @@ internal sealed partial class ResourceEntity
         return EntityReply.Ok();
     }
 
+    /// <summary>
+    /// A node is gone (cluster membership said so): its connections leave every resource of this family at once, their
+    /// locks go into the grace period, and everyone left hears <c>resource:all_users</c> once.
+    /// </summary>
+    private EntityReply OnNodeGone(DisconnectNode gone, string correlationId)
+    {
+        var connections = new List<string>();
+        foreach (var room in _rooms.Values)
+        {
+            foreach (var member in room.Members.Values)
+            {
+                if (member.Info.NodeId == gone.NodeId)
+                {
+                    connections.Add(member.Info.ConnectionId);
+                }
+            }
+        }
+        Member? last = null;
+        foreach (var connectionId in connections.Distinct(StringComparer.Ordinal))
+        {
+            DetachLocks(connectionId);
+            if (!_connections.TryGetValue(connectionId, out var joined))
+            {
+                continue;
+            }
+            foreach (var resourceId in joined.ToArray())
+            {
+                var room = _rooms[resourceId];
+                last = room.Members[connectionId];
+                RemoveMember(room, last, gone.Reason, "node_lost", correlationId);
+            }
+        }
+        if (last is not null)
+        {
+            BroadcastAllUsers(new TriggeredBy(last.Info.UserId, last.Info.Username, "node_lost"));
+        }
+        return EntityReply.Ok();
+    }
+
     private EntityReply OnGetState(GetResourceState query)
     {
         var resources = new List<SubResourceUsers>();
@@ -204,7 +243,7 @@ internal sealed partial class ResourceEntity
                 users.Add(member.Info.UserId);
             }
         }
-        return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, locks, users.Count));
+        return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, locks, users.Count, _runtime.NodeId, Epoch));
     }
 
     private void RemoveMember(ResourceRoom room, Member member, string reason, string action, string correlationId)

@@ -79,6 +79,7 @@ internal sealed partial class ResourceEntity
                 JoinResource m => await OnJoinAsync(m, correlationId).ConfigureAwait(false),
                 LeaveResource m => await OnLeaveAsync(m, correlationId).ConfigureAwait(false),
                 DisconnectMember m => OnDisconnect(m, correlationId),
+                DisconnectNode m => OnNodeGone(m, correlationId),
                 GetResourceState m => OnGetState(m),
                 AcquireLock m => await OnAcquireAsync(m, correlationId).ConfigureAwait(false),
                 ReleaseLock m => await OnReleaseAsync(m, correlationId).ConfigureAwait(false),

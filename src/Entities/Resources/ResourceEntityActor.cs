@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Dispatch;
 using Akka.Event;
@@ -55,11 +56,14 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
     protected override void PreStart()
     {
         _census.Add(_entity.Root.Value);
+        // Node loss: when a member is removed (left, or downed by the split-brain resolver), its connections are gone.
+        Cluster.Get(Context.System).Subscribe(_self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberRemoved));
         _entity.ActivateAsync().PipeTo(_self, success: () => Activated.Instance, failure: ex => new ActivationFailed(ex));
     }
 
     protected override void PostStop()
     {
+        Cluster.Get(Context.System).Unsubscribe(_self);
         _entity.Stop();
         _passivationTimer?.Dispose();
         _census.Remove(_entity.Root.Value);
@@ -95,6 +99,14 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
     private void Active()
     {
         Receive<EntityEnvelope>(Handle);
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            if (NodeRoles.NodeIdOf(removed.Member) is { } nodeId && nodeId != _runtime.NodeId)
+            {
+                Dispatch(new EntityEnvelope(_entity.Root, "member-removed", new DisconnectNode(nodeId, "node_lost")), ActorRefs.Nobody);
+            }
+        });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<CommitCompleted>(OnCommitCompleted);
         Receive<PassivationCheck>(_ =>
         {
@@ -145,9 +157,10 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
         ReceiveAny(_ => { });
     }
 
-    private void Handle(EntityEnvelope envelope)
+    private void Handle(EntityEnvelope envelope) => Dispatch(envelope, Sender);
+
+    private void Dispatch(EntityEnvelope envelope, IActorRef sender)
     {
-        var sender = Sender;
         var handled = _entity.HandleAsync(envelope.Message, envelope.CorrelationId);
         if (handled.IsCompletedSuccessfully)
         {

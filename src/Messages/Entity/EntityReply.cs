@@ -22,11 +22,13 @@ public sealed record EntityError(string Code, string Message, IErrorDetails? Det
     public ApiError ToWire() => new(Code, Message, Details);
 }
 
-/// <summary>Entity state as seen over HTTP by operators.</summary>
+/// <summary>Entity state as seen over HTTP by operators, with the node that owns the entity and its ownership epoch.</summary>
 public sealed record ResourceStateView(
     string ResourceId,
     string RootResourceId,
     long Revision,
     IReadOnlyList<SubResourceUsers> Resources,
     IReadOnlyList<LockView> Locks,
-    int TotalUsers) : IReplyData;
+    int TotalUsers,
+    string OwnerNodeId,
+    long Epoch) : IReplyData;

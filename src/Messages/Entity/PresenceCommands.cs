@@ -11,3 +11,6 @@ public sealed record DisconnectMember(string ConnectionId, string Reason) : IEnt
 
 /// <summary>Read the users and revision of one resource, or of the whole family when it is a root.</summary>
 public sealed record GetResourceState(ResourceId Resource) : IEntityQuery;
+
+/// <summary>A node left the cluster (or was downed): every connection it held is gone from this family.</summary>
+public sealed record DisconnectNode(string NodeId, string Reason) : IEntityCommand;

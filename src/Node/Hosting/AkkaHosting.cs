@@ -28,9 +28,28 @@ public sealed class ClusterSettings
     /// <summary>Seed node addresses (<c>akka.tcp://collab@host:port</c>); empty: the node forms a one-node cluster with itself.</summary>
     public string[] SeedNodes { get; set; } = [];
 
+    /// <summary>Failure detector: how often members heartbeat each other.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failure detector: heartbeats may be this late before a member is unreachable (library default 3 s).</summary>
+    public TimeSpan AcceptableHeartbeatPause { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Split brain resolver (keep-majority): how long membership must be stable before unreachable members are downed
+    /// (library default 20 s). Short is safe here because every store write is fenced by the root's epoch.
+    /// </summary>
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long after a member is removed its shards are handed to others (library: off, i.e. stable-after again).</summary>
+    public TimeSpan DownRemovalMargin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Shards one rebalance round may move (library default moves one per round, 10 s apart).</summary>
+    public int RebalanceAbsoluteLimit { get; set; } = 20;
+
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 ||
+        if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 || HeartbeatInterval <= TimeSpan.Zero ||
+            AcceptableHeartbeatPause < HeartbeatInterval || StableAfter <= TimeSpan.Zero || DownRemovalMargin < TimeSpan.Zero || RebalanceAbsoluteLimit < 1 ||
             SeedNodes.Any(s => !s.StartsWith($"akka.tcp://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
         {
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
@@ -65,7 +84,7 @@ public static class AkkaHosting
                     loggers.ClearLoggers();
                     loggers.AddSerilogLogging();
                 })
-                .AddHocon("akka.actor.serialize-messages = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend)
+                .AddHocon(ClusterHocon(cluster), HoconAddMode.Prepend)
                 .WithRemoting(new RemoteOptions
                 {
                     HostName = cluster.Hostname,
@@ -89,6 +108,12 @@ public static class AkkaHosting
                         RememberEntities = false,
                         HandOffStopMessage = HandOffStop.Instance,
                     })
+                .WithActors((system, registry) =>
+                {
+                    var delivery = system.ActorOf(Props.Create(() => new DeliveryActor(sp.GetRequiredService<SignalRDelivery>().Sink, null)), DeliveryActor.Name);
+                    registry.Register<DeliveryActor>(delivery);
+                    system.ActorOf(Props.Create(() => new UpSince()), "up-since");
+                })
                 .AddStartup((system, _) =>
                 {
                     if (cluster.SeedNodes.Length == 0)
@@ -107,7 +132,21 @@ public static class AkkaHosting
     }
 
     /// <summary>The cluster role that names a node's id, so a member maps to the node id in audit records and recipients.</summary>
-    public static string NodeRole(string nodeId) => "node-" + nodeId;
+    public static string NodeRole(string nodeId) => NodeRoles.For(nodeId);
+
+    // Failure detection, split brain resolver and rebalancing timings (ARCHITECTURE §12 says why these values).
+    private static string ClusterHocon(ClusterSettings c) => string.Join('\n',
+        "akka.actor.serialize-messages = off",
+        "akka.log-dead-letters-during-shutdown = off",
+        $"akka.cluster.failure-detector.heartbeat-interval = {Ms(c.HeartbeatInterval)}",
+        $"akka.cluster.failure-detector.acceptable-heartbeat-pause = {Ms(c.AcceptableHeartbeatPause)}",
+        "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\"",
+        "akka.cluster.split-brain-resolver.active-strategy = keep-majority",
+        $"akka.cluster.split-brain-resolver.stable-after = {Ms(c.StableAfter)}",
+        $"akka.cluster.down-removal-margin = {Ms(c.DownRemovalMargin)}",
+        $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {c.RebalanceAbsoluteLimit}");
+
+    private static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
 
     /// <summary>Node id from settings, else the one kept in the data directory (created on first start).</summary>
     public static string ResolveNodeId(string? configured, string dataDir)
@@ -131,4 +170,10 @@ public static class AkkaHosting
 
     private static bool IsValidNodeId(string id) =>
         id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+}
+
+/// <summary>This node's own SignalR delivery, wrapped so the cluster sink and the delivery actor share it.</summary>
+public sealed class SignalRDelivery(IEntityEventSink sink)
+{
+    public IEntityEventSink Sink { get; } = sink;
 }

@@ -106,7 +106,11 @@ public static partial class CollabNodeBuilder
             sp.GetRequiredService<IOptions<DocumentOptions>>().Value, sp.GetRequiredService<ILogger<DocumentCommitter>>()));
 
         // Entities: sharded actors in the node's ActorSystem, reached through the shard region.
-        services.AddSingleton<IEntityEventSink, SignalREventSink>();
+        // Events: this node's connections through SignalR; other nodes' through their delivery actors (ClusterEventSink).
+        services.AddSingleton<SignalREventSink>();
+        services.AddSingleton(sp => new SignalRDelivery(sp.GetRequiredService<SignalREventSink>()));
+        services.AddSingleton<IEntityEventSink>(sp => new ClusterEventSink(sp.GetRequiredService<Akka.Actor.ActorSystem>(), nodeId,
+            sp.GetRequiredService<SignalREventSink>()));
         services.AddSingleton(sp => new EntityRuntime(
             nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
@@ -138,6 +142,7 @@ public static partial class CollabNodeBuilder
         }
         services.AddCollabAuthentication(authOptions, devTokens);
         services.AddCollabOperatorPolicy(httpOptions);
+        services.AddAuthorizationBuilder().AddPolicy(ClusterEndpoints.AdminPolicy, p => p.RequireAuthenticatedUser().RequireClaim("role", "admin"));
         services.AddCollabResourceAuthorization(builder.Configuration);
         services.AddCollabWebhooks(builder.Configuration);
         services.AddCollabAuditApi(builder.Configuration);
@@ -145,6 +150,7 @@ public static partial class CollabNodeBuilder
         services.AddOpenApi();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
+            .AddCheck<ClusterMemberHealthCheck>("cluster")
             .AddCheck<AuditBufferHealthCheck>("audit")
             .AddCheck<StoreCircuitsHealthCheck>("circuits");
 
@@ -179,6 +185,7 @@ public static partial class CollabNodeBuilder
         app.UseCollabHttpAudit();
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
+        app.MapCluster();
         app.MapOpenApi(); // /openapi/v1.json
         if (embedded)
         {

@@ -34,7 +34,10 @@ public static class HttpAuditMiddleware
             }
             var guard = http.RequestServices.GetRequiredService<UnauthenticatedGuard>();
             // /dev/token exists only with dev tokens, which only run on loopback (NodeHardening): not an outsider's door.
-            var authenticated = http.User.Identity?.IsAuthenticated == true || path.StartsWithSegments("/dev/token");
+            // Webhook deliveries authenticate by signature and are rate-limited per source by the receiver itself, which
+            // also puts its unsigned refusals through this guard (WebhookEndpoints.Refuse).
+            var authenticated = http.User.Identity?.IsAuthenticated == true || path.StartsWithSegments("/dev/token") ||
+                                path.StartsWithSegments("/api/webhooks");
             var started = Stopwatch.GetTimestamp();
             try
             {

@@ -296,6 +296,16 @@ public static class WebhookEndpoints
 
     private static IResult Refuse(HttpContext http, string source, int status, string code, string reason, string message)
     {
+        // A refusal before the signature held (or of it) is an outsider's request: the per-IP guard of unauthenticated
+        // traffic bounds how many of them run and reach the audit trail.
+        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status413PayloadTooLarge &&
+            http.User.Identity?.IsAuthenticated != true &&
+            http.RequestServices.GetService<Security.UnauthenticatedGuard>() is { } guard && !guard.TryAcquire(http.Connection.RemoteIpAddress))
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.Result(http, StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
+                "Too many refused webhook requests from this address (Collab:Security:UnauthenticatedRequestsPerIpPerSecond).");
+        }
         Audit(http, AuditEventTypes.WebhookRejected, source.Length is > 0 and <= 64 ? source : null, null, new Dictionary<string, object?>
         {
             ["reason"] = reason, ["code"] = code, ["status"] = status, ["bytes"] = http.Request.ContentLength,

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using CollabAkka.TestKit;
+
+namespace CollabAkka.Cluster.Tests;
+
+/// <summary>Three real node processes on PostgreSQL, one cluster: clients on different nodes see one system.</summary>
+public sealed class ThreeNodeFixture : IAsyncLifetime
+{
+    public CollabClusterProcesses Cluster { get; private set; } = null!;
+    private string _connectionString = "";
+    private string _schema = "";
+
+    public async Task InitializeAsync()
+    {
+        _connectionString = await PostgresTestServer.SharedConnectionStringAsync();
+        _schema = PostgresTestServer.CreateSchemaName("cluster");
+        Cluster = await CollabClusterProcesses.StartAsync(3, _connectionString, _schema,
+            "--Collab:Connections:InvocationsPerSecond=2000", "--Collab:Connections:InvocationBurst=4000");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        await PostgresTestServer.DropSchemaAsync(_connectionString, _schema);
+    }
+}
+
+public sealed class ThreeNodeTests(ThreeNodeFixture fixture) : IClassFixture<ThreeNodeFixture>
+{
+    private CollabClusterProcesses Cluster => fixture.Cluster;
+
+    private static string Id(string prefix) => $"{prefix}{Guid.NewGuid().ToString("N")[..8]}";
+
+    [Fact]
+    public async Task UsersOnDifferentNodesSeeEachOtherJoinAndInAllUsers()
+    {
+        var root = Id("document:pres-");
+        await using var alice = await Cluster[0].ConnectAsync("alice", "Dr. Alice");
+        await using var bob = await Cluster[1].ConnectAsync("bob", "Dr. Bob");
+        await using var carol = await Cluster[2].ConnectAsync("carol", "Nurse Carol", "nurse");
+        Assert.True((await alice.JoinAsync($"{root}/tab:a", "viewer")).Success);
+        Assert.True((await bob.JoinAsync($"{root}/tab:a", "viewer")).Success);
+
+        var joined = await alice.WaitForAsync("user:joined", e => e.GetProperty("payload").GetProperty("user").GetProperty("userId").GetString() == "bob");
+        Assert.Equal(2, joined.GetProperty("payload").GetProperty("userCount").GetInt32());
+        Assert.True((await carol.JoinAsync($"{root}/tab:b", "viewer")).Success); // another child of the same parent
+
+        foreach (var client in new[] { alice, bob, carol })
+        {
+            var all = await client.WaitForAsync("resource:all_users", e => e.GetProperty("payload").GetProperty("totalCount").GetInt32() == 3);
+            var users = all.GetProperty("payload").GetProperty("subResources").EnumerateArray()
+                .SelectMany(s => s.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("userId").GetString())).Order().ToList();
+            Assert.Equal(["alice", "bob", "carol"], users);
+        }
+        // Every node's clients were served by one owner: the state says which node and epoch.
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/resources/{root}");
+        request.Headers.Authorization = new("Bearer", await Cluster[2].GetTokenAsync("op", "Operator", "admin"));
+        using var response = await Cluster[2].Http.SendAsync(request);
+        var state = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Contains(state.GetProperty("ownerNodeId").GetString(), new[] { "n1", "n2", "n3" });
+        Assert.True(state.GetProperty("epoch").GetInt64() >= 1);
+        Assert.Equal(3, state.GetProperty("totalUsers").GetInt32());
+    }
+
+    [Fact]
+    public async Task ALockRaceAcrossNodesHasExactlyOneWinnerEachRoundWithStrictlyIncreasingTokens()
+    {
+        var resource = Id("document:race-") + "/tab:a";
+        await using var left = await Cluster[1].ConnectAsync("left", "Dr. Left");
+        await using var right = await Cluster[2].ConnectAsync("right", "Dr. Right");
+        Assert.True((await left.JoinAsync(resource, "viewer")).Success);
+        Assert.True((await right.JoinAsync(resource, "viewer")).Success);
+        var last = 0L;
+        for (var round = 0; round < 500; round++)
+        {
+            var answers = await Task.WhenAll(left.AcquireLockAsync(resource), right.AcquireLockAsync(resource));
+            var winners = answers.Where(a => a.Success).ToList();
+            Assert.True(winners.Count == 1, $"round {round}: {winners.Count} winners");
+            Assert.Equal("LOCK_HELD", answers.Single(a => !a.Success).Error!.Code);
+            var token = winners[0].Data.GetProperty("fencingToken").GetInt64();
+            Assert.True(token > last, $"round {round}: token {token} after {last}");
+            last = token;
+            var winner = answers[0].Success ? left : right;
+            Assert.True((await winner.ReleaseLockAsync(resource)).Success);
+        }
+    }
+
+    [Fact]
+    public async Task EditorsOnDifferentNodesConverge()
+    {
+        var doc = Id("patient-chart:co-");
+        var editors = new List<SimulatedEditor>();
+        for (var i = 0; i < 3; i++)
+        {
+            editors.Add(await SimulatedEditor.OpenAsync(await Cluster[i].ConnectAsync($"ed{i}", $"Dr. Ed {i}"), doc));
+        }
+        for (var round = 0; round < 10; round++)
+        {
+            var acks = await Task.WhenAll(editors.Select((e, i) => e.InsertAsync("notes", 0, $"[{i}.{round}]")));
+            Assert.All(acks, a => Assert.True(a.Success, a.Error?.Message));
+        }
+        // Each editor receives the others' 20 updates, wherever the entity runs.
+        await Task.WhenAll(editors.Select(e => e.ApplyRemoteAsync(20, TimeSpan.FromSeconds(30))));
+        var texts = editors.Select(e => e.Doc.GetText("notes").ToString()).ToList();
+        Assert.All(texts, t => Assert.Equal(texts[0], t));
+        Assert.Equal(30, texts[0].Count(c => c == '['));
+    }
+}
