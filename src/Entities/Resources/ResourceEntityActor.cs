@@ -84,6 +84,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
                 _self, interval, interval);
             Become(Active);
             Stash.UnstashAll();
+            AnnounceActivated();
         });
         Receive<ActivationFailed>(failed =>
         {
@@ -201,6 +202,19 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
         if (_entity.Fenced)
         {
             RequestStop();
+        }
+    }
+
+    /// <summary>
+    /// Tells every node this root has a new incarnation, so the nodes holding its connections re-register them
+    /// (after a move, the new owner starts without members).
+    /// </summary>
+    private void AnnounceActivated()
+    {
+        var announcement = new EntityActivated(_entity.Root.Value, _entity.Epoch, _runtime.NodeId);
+        foreach (var member in Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up))
+        {
+            Context.ActorSelection(new RootActorPath(member.Address) / "user" / DeliveryActor.Name).Tell(announcement, ActorRefs.NoSender);
         }
     }
 

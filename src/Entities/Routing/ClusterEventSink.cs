@@ -94,12 +94,13 @@ public sealed class DeliveryActor : ReceiveActor
 {
     public const string Name = "delivery";
 
-    public DeliveryActor(IEntityEventSink local, Counter<long>? received = null)
+    public DeliveryActor(IEntityEventSink local, Action<EntityActivated> activated, Counter<long>? received = null)
     {
         Receive<EntityBroadcast>(broadcast =>
         {
             received?.Add(1);
             local.Publish(broadcast);
         });
+        Receive<EntityActivated>(activated);
     }
 }

@@ -19,3 +19,9 @@ public sealed record EntityEvent(
 
 /// <summary>One event for a set of connections (each on a node).</summary>
 public sealed record EntityBroadcast(IReadOnlyList<Recipient> Recipients, EntityEvent Event) : ICollabMessage;
+
+/// <summary>
+/// An entity started a new incarnation (a new ownership epoch) on <paramref name="OwnerNodeId"/>: nodes holding
+/// connections joined to <paramref name="Root"/> re-register them.
+/// </summary>
+public sealed record EntityActivated(string Root, long Epoch, string OwnerNodeId) : ICollabMessage;

@@ -110,7 +110,8 @@ public static class AkkaHosting
                     })
                 .WithActors((system, registry) =>
                 {
-                    var delivery = system.ActorOf(Props.Create(() => new DeliveryActor(sp.GetRequiredService<SignalRDelivery>().Sink, null)), DeliveryActor.Name);
+                    var delivery = system.ActorOf(Props.Create(() => new DeliveryActor(sp.GetRequiredService<SignalRDelivery>().Sink,
+                        sp.GetRequiredService<Web.Sessions.PresenceReRegistration>().OnActivated, null)), DeliveryActor.Name);
                     registry.Register<DeliveryActor>(delivery);
                     system.ActorOf(Props.Create(() => new UpSince()), "up-since");
                 })

@@ -123,6 +123,7 @@ public static partial class CollabNodeBuilder
         // Sessions and the hub.
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<SessionLifecycle>();
+        services.AddSingleton<PresenceReRegistration>();
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
         services.AddSingleton<CollabHubFilter>();

@@ -101,7 +101,12 @@ public sealed partial class CollabHub(
             return refused;
         }
         session.AddRoot(resourceId.Root.Value);
-        return await SendAsync(resourceId, join.RequestId, new JoinResource(resourceId, session.Member, mode)).ConfigureAwait(false);
+        var joined = await SendAsync(resourceId, join.RequestId, new JoinResource(resourceId, session.Member, mode)).ConfigureAwait(false);
+        if (joined.Success)
+        {
+            session.Joined(resourceId, mode); // re-registered with this mode if the entity moves (PresenceReRegistration)
+        }
+        return joined;
     }
 
     [HubMethodName(MethodNames.Leave)]
@@ -112,7 +117,12 @@ public sealed partial class CollabHub(
         {
             return invalid;
         }
-        return await SendAsync(resourceId, leave.RequestId, new LeaveResource(resourceId, Context.ConnectionId)).ConfigureAwait(false);
+        var left = await SendAsync(resourceId, leave.RequestId, new LeaveResource(resourceId, Context.ConnectionId)).ConfigureAwait(false);
+        if (left.Success)
+        {
+            registry.Get(Context.ConnectionId)?.Left(resourceId);
+        }
+        return left;
     }
 
     [HubMethodName(MethodNames.Heartbeat)]

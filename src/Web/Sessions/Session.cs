@@ -1,3 +1,4 @@
+using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
 
 namespace CollabAkka.Web.Sessions;
@@ -7,6 +8,7 @@ public sealed class Session
 {
     private long _lastActivityTicks;
     private readonly HashSet<string> _roots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JoinMode> _joined = new(StringComparer.Ordinal);
     private double _tokens;
     private long _tokensAtTicks;
 
@@ -56,6 +58,34 @@ public sealed class Session
     }
 
     /// <summary>Token bucket: true when one more invocation fits the configured rate.</summary>
+    /// <summary>Records a successful join (with the mode asked for), so it can be re-registered if its entity moves.</summary>
+    public void Joined(ResourceId resource, JoinMode requested)
+    {
+        lock (_roots)
+        {
+            _joined[resource.Value] = requested;
+        }
+    }
+
+    public void Left(ResourceId resource)
+    {
+        lock (_roots)
+        {
+            _joined.Remove(resource.Value);
+        }
+    }
+
+    /// <summary>The resources of <paramref name="root"/> this connection joined, with the modes it asked for.</summary>
+    public IReadOnlyList<(ResourceId Resource, JoinMode Mode)> JoinedUnder(string root)
+    {
+        lock (_roots)
+        {
+            return [.. _joined.Where(j => StoreRoot(j.Key) == root).Select(j => (ResourceId.Parse(j.Key), j.Value))];
+        }
+    }
+
+    private static string StoreRoot(string id) => id.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? id[..slash] : id;
+
     public bool TryConsumeInvocation(DateTimeOffset now, double perSecond, int burst)
     {
         lock (_roots)
