@@ -3,6 +3,7 @@
 #   .NET  : dotnet test over CollabAkka.sln (xunit; in-process nodes on loopback, real WebSockets)
 #   Node  : node --test tests/js against a started node process (real @microsoft/signalr and yjs peers)
 #   Browser: node --test tests/browser: the widget in headless Debian Chromium (playwright-core) against a started node
+#   Cluster: node --test tests/cluster: deploy/local-cluster.sh (PostgreSQL + 3 nodes + nginx) driven end to end
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -101,6 +102,26 @@ if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
     failed=$((failed+1))
   else
     run_node_suite browser 'tests/browser/*.test.mjs' --Collab:WidgetDir="$ROOT/src/Widget/dist"
+  fi
+fi
+
+# deploy/local-cluster.sh end to end (it starts its own PostgreSQL, nodes and nginx in a temp state dir).
+if ls tests/cluster/*.test.mjs >/dev/null 2>&1; then
+  echo "== cluster (tests/cluster)"
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "   nginx is missing: apt-get install -y nginx (.ci/run does this)"
+    failed=$((failed+1))
+  else
+    log="$ART/cluster.log"
+    node --test --test-reporter=tap tests/cluster/*.test.mjs >"$log" 2>&1
+    rc=$?
+    p=$(grep -E "^# pass " "$log" | awk '{print $3}'); f=$(grep -E "^# fail " "$log" | awk '{print $3}')
+    s=$(grep -E "^# skipped " "$log" | awk '{print $3}')
+    p=${p:-0}; f=${f:-0}; s=${s:-0}
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$log"; fi
+    [ "$f" -gt 0 ] && grep -E "^\s*not ok" -A25 "$log" | head -120
+    echo "   $p passed, $f failed, $s skipped"
+    passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
   fi
 fi
 
