@@ -7,7 +7,7 @@ namespace CollabAkka.TestKit;
 /// <see cref="CollabTestClient"/> (join, doc:sync both ways, doc:update for every local edit, remote updates
 /// applied as they arrive). Acknowledged revisions are recorded, so a test can check none is lost.
 /// </summary>
-public sealed class SimulatedEditor
+public sealed class SimulatedEditor : IAsyncDisposable
 {
     private readonly List<long> _acknowledged = [];
 
@@ -22,6 +22,11 @@ public sealed class SimulatedEditor
     public YDoc Doc { get; } = new();
     public IReadOnlyList<long> Acknowledged => _acknowledged;
 
+    /// <summary>The lock granted with the join (an editor join that got it), else null.</summary>
+    public System.Text.Json.JsonElement? JoinedLock { get; private set; }
+
+    public ValueTask DisposeAsync() => Client.DisposeAsync();
+
     public static async Task<SimulatedEditor> OpenAsync(CollabTestClient client, string resourceId, string mode = "editor")
     {
         var editor = new SimulatedEditor(client, resourceId);
@@ -29,6 +34,10 @@ public sealed class SimulatedEditor
         if (!joined.Success)
         {
             throw new InvalidOperationException($"join failed: {joined.Error}");
+        }
+        if (joined.Data.TryGetProperty("lock", out var granted) && granted.ValueKind == System.Text.Json.JsonValueKind.Object)
+        {
+            editor.JoinedLock = granted.Clone();
         }
         await editor.SyncAsync().ConfigureAwait(false);
         return editor;
