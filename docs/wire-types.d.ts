@@ -158,6 +158,22 @@ export interface LockEndedPayload {
   comment?: string | null;
 }
 
+export interface LockHandedOver {
+  lockRequestId: string;
+  from: LockHolder;
+  to: LockHolder;
+  lock: LockView;
+  previousLockId: string;
+  previousFencingToken: number;
+  automatic: boolean;
+}
+
+export interface LockHandoverRequest {
+  resourceId?: string | null;
+  requestId?: string | null;
+  reason?: string | null;
+}
+
 export interface LockHolder {
   userId: string;
   username: string;
@@ -166,6 +182,33 @@ export interface LockHolder {
 export interface LockRequest {
   resourceId?: string | null;
   requestId?: string | null;
+}
+
+export interface LockRequestAnswerRequest {
+  resourceId?: string | null;
+  requestId?: string | null;
+  lockRequestId?: string | null;
+  answer?: string | null;
+}
+
+export interface LockRequestDeclined {
+  lockRequestId: string;
+  resourceId: string;
+  requester: LockHolder;
+  by?: LockHolder | null;
+  reason: string;
+  expired: boolean;
+}
+
+export interface LockRequestView {
+  lockRequestId: string;
+  resourceId: string;
+  requester: LockHolder;
+  holder: LockHolder;
+  lockId: string;
+  reason?: string | null;
+  requestedAt: string;
+  autoPassAt: string;
 }
 
 export interface LockView {
@@ -241,6 +284,8 @@ export interface CollabMethods {
   'doc:update': { request: DocUpdateRequest; result: unknown };
   'awareness:update': { request: AwarenessRequest; result: unknown };
   'resource:update': { request: ResourceUpdateRequest; result: unknown };
+  'lock:request': { request: LockHandoverRequest; result: LockRequestView };
+  'lock:request-answer': { request: LockRequestAnswerRequest; result: unknown };
 }
 
 /** Server-to-client events and their bodies. */
@@ -258,6 +303,9 @@ export interface CollabEvents {
   'awareness:update': ApiBroadcast<DocUpdatePayload>;
   'resource:updated': ApiBroadcast<ResourceUpdatedPayload>;
   'state:changed': ApiBroadcast<StateChangedPayload>;
+  'lock:requested': ApiBroadcast<LockRequestView>;
+  'lock:handed-over': ApiBroadcast<LockHandedOver>;
+  'lock:request-declined': ApiBroadcast<LockRequestDeclined>;
 }
 
 export type CollabMethodName = keyof CollabMethods;

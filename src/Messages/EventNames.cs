@@ -16,11 +16,14 @@ public static class EventNames
     public const string AwarenessUpdate = "awareness:update";
     public const string ResourceUpdated = "resource:updated";
     public const string StateChanged = "state:changed";
+    public const string LockRequested = "lock:requested";
+    public const string LockHandedOver = "lock:handed-over";
+    public const string LockRequestDeclined = "lock:request-declined";
 
     public static readonly IReadOnlyList<string> All =
     [
         Connected, Error, UserJoined, UserLeft, AllUsers, LockAcquired, LockReleased, LockExpired, LockRenewed,
-        DocUpdate, AwarenessUpdate, ResourceUpdated, StateChanged,
+        DocUpdate, AwarenessUpdate, ResourceUpdated, StateChanged, LockRequested, LockHandedOver, LockRequestDeclined,
     ];
 }
 
@@ -38,7 +41,10 @@ public static class MethodNames
     public const string DocUpdate = "doc:update";
     public const string AwarenessUpdate = "awareness:update";
     public const string ResourceUpdate = "resource:update";
+    public const string LockRequest = "lock:request";
+    public const string LockRequestAnswer = "lock:request-answer";
 
     public static readonly IReadOnlyList<string> All =
-        [Join, Leave, Heartbeat, LockAcquire, LockRelease, LockHeartbeat, LockForceRelease, DocSync, DocUpdate, AwarenessUpdate, ResourceUpdate];
+        [Join, Leave, Heartbeat, LockAcquire, LockRelease, LockHeartbeat, LockForceRelease, DocSync, DocUpdate, AwarenessUpdate, ResourceUpdate,
+         LockRequest, LockRequestAnswer];
 }

@@ -28,6 +28,10 @@ public static class WireCatalog
         new(MethodNames.DocUpdate, typeof(DocUpdateRequest), null, "Apply a Y.js v1 update (editors); answered with newRevision once durable."),
         new(MethodNames.AwarenessUpdate, typeof(AwarenessRequest), null, "Relay a y-protocols awareness update to the resource's members."),
         new(MethodNames.ResourceUpdate, typeof(ResourceUpdateRequest), null, "Save one field's whole value with an optimistic revision check."),
+        new(MethodNames.LockRequest, typeof(LockHandoverRequest), typeof(LockRequestView),
+            "Ask the holder of the resource's lock to hand it over (optional short reason); passes by itself after lockRequestTimeout if the holder is idle."),
+        new(MethodNames.LockRequestAnswer, typeof(LockRequestAnswerRequest), null,
+            "The holder's answer to a pending lock request: \"hand-over\" (data: LockHandedOver) or \"decline\" (data: LockRequestDeclined)."),
     ];
 
     public static readonly IReadOnlyList<HubEvent> Events =
@@ -45,5 +49,10 @@ public static class WireCatalog
         new(EventNames.AwarenessUpdate, typeof(DocUpdatePayload), true, "An awareness update (cursors, focus) from another member, or the snapshot on join."),
         new(EventNames.ResourceUpdated, typeof(ResourceUpdatedPayload), true, "An external system (webhook) changed the resource."),
         new(EventNames.StateChanged, typeof(StateChangedPayload), true, "The resource's lock state changed (AVAILABLE, LOCKED)."),
+        new(EventNames.LockRequested, typeof(LockRequestView), true, "Someone asks for the lock (sent to the holder's connection only)."),
+        new(EventNames.LockHandedOver, typeof(LockHandedOver), true,
+            "The lock passed to a requester with a new fencing token (answered or automatic); replaces lock:released + lock:acquired."),
+        new(EventNames.LockRequestDeclined, typeof(LockRequestDeclined), true,
+            "A lock request ended without a hand-over (declined, expired, requester left, lock ended); sent to the requester and the holder."),
     ];
 }

@@ -25,6 +25,10 @@ public sealed record ResourceTypeSettings
     public TimeSpan? LockTtl { get; init; }
     public TimeSpan? HeartbeatInterval { get; init; }
     public TimeSpan? GracePeriod { get; init; }
+
+    /// <summary>How long a lock request (<c>lock:request</c>) waits for the holder's answer before the lock passes, if the holder is idle.</summary>
+    public TimeSpan? LockRequestTimeout { get; init; }
+
     public string? DisplayName { get; init; }
 
     /// <summary>Sub-resources only: false puts the sub-resource in its parent's lock (see ResourceEntity.Locks).</summary>
@@ -44,8 +48,12 @@ public sealed record ResourcePolicy(
     TimeSpan GracePeriod,
     IReadOnlyDictionary<string, RolePermissions> Roles,
     string? DisplayName = null,
-    bool IndependentLocks = true)
+    bool IndependentLocks = true,
+    TimeSpan? LockRequestTimeout = null)
 {
+    /// <summary>How long a lock request waits for an answer (<c>lockRequestTimeout</c>; default 60 s).</summary>
+    public TimeSpan RequestTimeout => LockRequestTimeout ?? ResourceCatalog.DefaultLockRequestTimeout;
+
     /// <summary>A role the configuration does not list (or an empty one) may do nothing, not even view.</summary>
     public RolePermissions For(string role) =>
         !string.IsNullOrEmpty(role) && Roles.TryGetValue(role, out var p) ? p : RolePermissions.None;
@@ -62,6 +70,7 @@ public sealed class ResourceCatalog
     public static readonly TimeSpan DefaultLockTtl = TimeSpan.FromSeconds(300);
     public static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultLockRequestTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ConcurrentDictionary<string, ResourcePolicy> _cache = new(StringComparer.Ordinal);
 
@@ -129,6 +138,7 @@ public sealed class ResourceCatalog
         var ttl = DefaultLockTtl;
         var heartbeat = DefaultHeartbeatInterval;
         var grace = DefaultGracePeriod;
+        var requestTimeout = DefaultLockRequestTimeout;
         string? displayName = null;
         var independent = true;
         var roles = new Dictionary<string, RolePermissions>(Roles, StringComparer.Ordinal);
@@ -146,6 +156,7 @@ public sealed class ResourceCatalog
             ttl = layer.LockTtl ?? ttl;
             heartbeat = layer.HeartbeatInterval ?? heartbeat;
             grace = layer.GracePeriod ?? grace;
+            requestTimeout = layer.LockRequestTimeout ?? requestTimeout;
             displayName = layer.DisplayName ?? displayName;
             independent = layer.IndependentLocks ?? independent;
             foreach (var (role, permissions) in layer.Permissions)
@@ -153,6 +164,6 @@ public sealed class ResourceCatalog
                 roles[role] = permissions;
             }
         }
-        return new ResourcePolicy(key, maxEditors, maxViewers, ttl, heartbeat, grace, roles, displayName, independent);
+        return new ResourcePolicy(key, maxEditors, maxViewers, ttl, heartbeat, grace, roles, displayName, independent, requestTimeout);
     }
 }

@@ -20,13 +20,20 @@ public sealed class EntityOptions
     /// <summary>How often an entity checks whether it is idle enough to passivate.</summary>
     public TimeSpan PassivationSweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Longest reason a <c>lock:request</c> may carry (characters); longer ones get VALIDATION_FAILED.</summary>
+    public int MaxLockRequestReasonLength { get; set; } = 200;
+
+    /// <summary>Pending lock requests one resource keeps; past it, new ones get RATE_LIMITED.</summary>
+    public int MaxLockRequestsPerResource { get; set; } = 8;
+
     public void Validate()
     {
         if (ShardCount is < 1 or > 100_000 || AskTimeout <= TimeSpan.Zero || PassivateAfter <= TimeSpan.Zero ||
-            PassivationSweepInterval <= TimeSpan.Zero)
+            PassivationSweepInterval <= TimeSpan.Zero || MaxLockRequestReasonLength is < 0 or > 2000 || MaxLockRequestsPerResource < 1)
         {
             throw new Microsoft.Extensions.Options.OptionsValidationException("Collab:Entities", typeof(EntityOptions),
-                ["Collab:Entities: ShardCount 1..100000, AskTimeout > 0, PassivateAfter > 0 and PassivationSweepInterval > 0 are required."]);
+                ["Collab:Entities: ShardCount 1..100000, AskTimeout > 0, PassivateAfter > 0, PassivationSweepInterval > 0, " +
+                 "MaxLockRequestReasonLength 0..2000 and MaxLockRequestsPerResource >= 1 are required."]);
         }
     }
 }

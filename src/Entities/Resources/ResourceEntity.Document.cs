@@ -88,6 +88,7 @@ internal sealed partial class ResourceEntity
         {
             return refused;
         }
+        NoteDocumentActivity(command.Resource, command.Member);
         var room = _rooms[command.Resource.Value];
         if (Overloaded() is { } unavailable)
         {
@@ -137,6 +138,7 @@ internal sealed partial class ResourceEntity
         {
             return refused;
         }
+        NoteDocumentActivity(command.Resource, command.Member);
         var room = _rooms[command.Resource.Value];
         if (Overloaded() is { } unavailable)
         {
@@ -231,6 +233,7 @@ internal sealed partial class ResourceEntity
         {
             return bounded;
         }
+        NoteAwarenessActivity(room, command.Member.ConnectionId, entries);
         var accepted = new List<YAwarenessEntry>(entries.Count);
         foreach (var entry in entries)
         {

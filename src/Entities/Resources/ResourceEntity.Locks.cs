@@ -351,6 +351,7 @@ internal sealed partial class ResourceEntity
         }
         var before = StateOf(room);
         room.Locks.Remove(lk);
+        EndRequestsForLock(lk, correlationId);
         var modeChanged = false;
         if (lk.ConnectionId is { } connectionId && room.Members.TryGetValue(connectionId, out var holder))
         {

@@ -250,6 +250,7 @@ internal sealed partial class ResourceEntity
     {
         var connectionId = member.Info.ConnectionId;
         room.Members.Remove(connectionId);
+        EndRequestsOf(room, member.Info, correlationId);
         if (_connections.TryGetValue(connectionId, out var joined))
         {
             joined.Remove(room.Id.Value);

@@ -85,6 +85,9 @@ internal sealed partial class ResourceEntity
                 ReleaseLock m => await OnReleaseAsync(m, correlationId).ConfigureAwait(false),
                 RenewLock m => await OnRenewAsync(m, correlationId).ConfigureAwait(false),
                 ForceReleaseLock m => await OnForceReleaseAsync(m, correlationId).ConfigureAwait(false),
+                RequestLock m => OnRequestLock(m, correlationId),
+                AnswerLockRequest m => await OnAnswerLockRequestAsync(m, correlationId).ConfigureAwait(false),
+                LockRequestTick => await OnLockRequestTickAsync().ConfigureAwait(false),
                 LockTick => await OnLockTickAsync().ConfigureAwait(false),
                 SyncDocument m => await OnSyncAsync(m).ConfigureAwait(false),
                 ApplyDocumentUpdate m => await OnDocumentUpdateAsync(m, correlationId).ConfigureAwait(false),
@@ -138,6 +141,7 @@ internal sealed partial class ResourceEntity
     {
         _lockTimer?.Dispose();
         _lockTimer = null;
+        StopHandover();
     }
 
     /// <summary>Applies a fenced write's verdict: false when the store refused it (and this incarnation is now fenced).</summary>

@@ -11,7 +11,7 @@ namespace CollabAkka.Node.Configuration;
 /// every key must be known, every value of the right type and range. All problems are collected and reported
 /// together, each as "file:line:column key: why", with "did you mean …?" for a misspelt key.
 ///
-/// Our additions, in the same format: <c>gracePeriod</c> on any level, <c>canView</c> per role,
+/// Our additions, in the same format: <c>gracePeriod</c> and <c>lockRequestTimeout</c> on any level, <c>canView</c> per role,
 /// <c>defaults.roles</c> (permissions for every type, overridden per role by a type or sub-resource) and
 /// <c>defaults.allowUnknownTypes</c>. The earlier format (<c>resourceTypes</c>, top-level <c>roles</c>,
 /// <c>permissions</c>, <c>subTypes</c>, <c>description</c>) is converted, not read: its keys are refused with the
@@ -20,7 +20,7 @@ namespace CollabAkka.Node.Configuration;
 public static class ResourcesYamlLoader
 {
     private static readonly string[] TopKeys = ["resources", "defaults"];
-    private static readonly string[] LimitKeys = ["maxConcurrentEditors", "maxViewers", "lockTTL", "heartbeatInterval", "gracePeriod"];
+    private static readonly string[] LimitKeys = ["maxConcurrentEditors", "maxViewers", "lockTTL", "heartbeatInterval", "gracePeriod", "lockRequestTimeout"];
     private static readonly string[] DefaultKeys = [.. LimitKeys, "roles", "allowUnknownTypes"];
     private static readonly string[] TypeKeys = ["displayName", .. LimitKeys, "roles", "subResources"];
     private static readonly string[] SubKeys = ["displayName", .. LimitKeys, "roles", "independentLocks"];
@@ -204,6 +204,7 @@ public static class ResourcesYamlLoader
                 LockTtl = Seconds(map, "lockTTL", path, min: 5),
                 HeartbeatInterval = Seconds(map, "heartbeatInterval", path, min: 1),
                 GracePeriod = Seconds(map, "gracePeriod", path, min: 0),
+                LockRequestTimeout = Seconds(map, "lockRequestTimeout", path, min: 1),
                 IndependentLocks = Bool(map, "independentLocks", path),
             };
             if (Child(map, "displayName") is { } dn and not YamlScalarNode)

@@ -113,6 +113,7 @@ public static class CollabEndpoints
             lockTTL = p.LockTtl.TotalSeconds,
             heartbeatInterval = p.HeartbeatInterval.TotalSeconds,
             gracePeriod = p.GracePeriod.TotalSeconds,
+            lockRequestTimeout = p.RequestTimeout.TotalSeconds,
             independentLocks = sub ? p.IndependentLocks : (bool?)null,
             roles = p.Roles,
             subResources = settings.SubTypes.Select(s =>
@@ -138,6 +139,8 @@ public static class CollabEndpoints
                 maxResourceIdLength = ResourceId.MaxLength,
                 maxRequestIdLength = c.MaxRequestIdLength,
                 staleAfterSeconds = c.StaleAfter.TotalSeconds,
+                maxLockRequestReasonLength = EntitySettings(http).MaxLockRequestReasonLength,
+                maxLockRequestsPerResource = EntitySettings(http).MaxLockRequestsPerResource,
             },
             security = http.RequestServices.GetService<Security.SecurityCapabilities>(),
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
@@ -149,6 +152,7 @@ public static class CollabEndpoints
                 lockTTL = (catalog.Defaults.LockTtl ?? ResourceCatalog.DefaultLockTtl).TotalSeconds,
                 heartbeatInterval = (catalog.Defaults.HeartbeatInterval ?? ResourceCatalog.DefaultHeartbeatInterval).TotalSeconds,
                 gracePeriod = (catalog.Defaults.GracePeriod ?? ResourceCatalog.DefaultGracePeriod).TotalSeconds,
+                lockRequestTimeout = (catalog.Defaults.LockRequestTimeout ?? ResourceCatalog.DefaultLockRequestTimeout).TotalSeconds,
                 roles = catalog.Roles,
             },
             resourceTypes = catalog.Types.Select(t => Describe(t.Key, catalog.Resolve(ResourceId.Parse($"{t.Key}:x"))!, t.Value, sub: false)).ToList(),
@@ -158,6 +162,9 @@ public static class CollabEndpoints
             circuitBreakers = http.RequestServices.GetRequiredService<Entities.Resources.IStoreCircuits>().Circuits.Select(c => new { name = c.Name, state = c.State }).ToList(),
         });
     }
+
+    private static Entities.Resources.EntityOptions EntitySettings(HttpContext http) =>
+        http.RequestServices.GetService<IOptions<Entities.Resources.EntityOptions>>()?.Value ?? new Entities.Resources.EntityOptions();
 
     private static object DescribeAuthorization(Web.Authorization.ResourceAuthorizationOptions o) => new
     {

@@ -188,6 +188,38 @@ public sealed partial class CollabHub(
             .ConfigureAwait(false);
     }
 
+    [HubMethodName(MethodNames.LockRequest)]
+    public async Task<ApiResponse> RequestLockAsync(JsonElement request)
+    {
+        if (!TryBind<LockHandoverRequest>(request, out var ask, out var invalid) ||
+            !TryResource(ask.ResourceId, ask.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        // The length limit (Collab:Entities:MaxLockRequestReasonLength) is the entity's to check.
+        return await SendAsync(resourceId, ask.RequestId, new RequestLock(resourceId, CurrentSession().Member, ask.Reason)).ConfigureAwait(false);
+    }
+
+    [HubMethodName(MethodNames.LockRequestAnswer)]
+    public async Task<ApiResponse> AnswerLockRequestAsync(JsonElement request)
+    {
+        if (!TryBind<LockRequestAnswerRequest>(request, out var answer, out var invalid) ||
+            !TryResource(answer.ResourceId, answer.RequestId, out var resourceId, out invalid))
+        {
+            return invalid;
+        }
+        if (string.IsNullOrEmpty(answer.LockRequestId) || answer.LockRequestId.Length > 64)
+        {
+            return Fail(answer.RequestId, ErrorCodes.ValidationFailed, "lockRequestId (1-64 characters) is required.", new { field = "lockRequestId" });
+        }
+        if (answer.Answer is not ("hand-over" or "decline"))
+        {
+            return Fail(answer.RequestId, ErrorCodes.ValidationFailed, "answer must be 'hand-over' or 'decline'.", new { field = "answer" });
+        }
+        return await SendAsync(resourceId, answer.RequestId,
+            new AnswerLockRequest(resourceId, CurrentSession().Member, answer.LockRequestId, answer.Answer == "hand-over")).ConfigureAwait(false);
+    }
+
     [HubMethodName(MethodNames.DocSync)]
     public async Task<ApiResponse> SyncDocumentAsync(JsonElement request)
     {

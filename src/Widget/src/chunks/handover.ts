@@ -3,8 +3,8 @@
 //
 // A viewer asks the holder for the lock (lock:request, with an optional reason); the holder is told
 // (lock:requested) and hands it over or declines (lock:request-answer); the outcome comes as lock:handed-over
-// or lock:request-declined. The wire names are the issue's; the server does not offer them yet, so the payload
-// fields (provider/types.ts: LockRequestView, LockHandedOver, LockRequestDeclined) are the widget's proposal.
+// or lock:request-declined (docs/PROTOCOL.md "Lock hand-over requests"; records LockRequestView, LockHandedOver,
+// LockRequestDeclined in docs/wire-types.d.ts, mirrored in provider/types.ts).
 //
 // Both dialogs live in the widget's shadow root, are role="alertdialog", keyboard-operable (native buttons;
 // Escape = the first, cancelling, button) and labelled; the holder's prompt does not take focus (a holder
@@ -62,7 +62,7 @@ export class Handover {
   /** The holder's answer: hand the lock over (true) or decline (false). */
   async answer(lockRequestId: string, accept: boolean): Promise<void> {
     const p = this._host.provider();
-    const r = await p.invoke('lock:request-answer', { resourceId: p.resourceId, lockRequestId, accept });
+    const r = await p.invoke('lock:request-answer', { resourceId: p.resourceId, lockRequestId, answer: accept ? 'hand-over' : 'decline' });
     if (r.success) this._drop(lockRequestId);
   }
 
@@ -80,7 +80,11 @@ export class Handover {
       if (this.myLockRequest?.lockRequestId !== b.payload.lockRequestId) return;
       this.myLockRequest = null;
       const who = b.payload.by?.username ?? p.locks[0]?.holder.username ?? 'The holder';
-      this._host.ui()?.toast(b.payload.expired ? 'Your edit request got no answer; the lock stays with its holder.' : `${who} declined your edit request.`, 'warn', 'lock');
+      const text = b.payload.expired ? 'Your edit request got no answer; the lock stays with its holder.'
+        : b.payload.reason === 'declined' ? `${who} declined your edit request.`
+        : b.payload.reason === 'lock_ended' ? 'The lock was released; your edit request is over.'
+        : 'Your edit request ended.';
+      this._host.ui()?.toast(text, 'warn', 'lock');
       this._host.emit('lockRequestDeclined', [b.payload]);
       this._host.refresh();
     });

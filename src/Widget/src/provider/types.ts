@@ -122,8 +122,11 @@ export interface LockParty {
 /** Data of lock:request's answer and payload of lock:requested (sent to the holder). */
 export interface LockRequestView {
   lockRequestId: string;
+  resourceId?: string;
   requester: LockParty;
   holder?: LockParty | null;
+  /** The lock asked for. */
+  lockId?: string;
   reason?: string | null;
   requestedAt?: string;
   /** When the lock passes by itself if the holder stays idle (null: never). */
@@ -138,12 +141,17 @@ export interface LockHandedOver {
   lock: LockView;
   /** The lock that ended, when the hand-over gave the new holder a new lock id. */
   previousLockId?: string | null;
+  previousFencingToken?: number;
   automatic?: boolean;
 }
 
-/** Payload of lock:request-declined (sent to the requester; `expired` when nobody answered in time). */
+/**
+ * Payload of lock:request-declined (sent to the requester and the holder; `expired` when nobody answered in time).
+ * `reason`: why it ended: declined, expired, requester_left, lock_ended, superseded.
+ */
 export interface LockRequestDeclined {
   lockRequestId: string;
+  resourceId?: string;
   requester: LockParty;
   by?: LockParty | null;
   reason?: string | null;
