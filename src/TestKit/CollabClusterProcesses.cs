@@ -31,9 +31,10 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         var slots = Enumerable.Range(0, count)
             .Select(_ => (CollabNodeProcess.FreePort(), CollabNodeProcess.FreePort(), Directory.CreateTempSubdirectory("collab-cluster-").FullName))
             .ToList();
-        var seed = $"akka.tcp://collab@127.0.0.1:{slots[0].Item2}";
+        // Every node is a seed: a restarted first node then finds the running cluster instead of forming its own.
+        var seeds = slots.Select((s, i) => $"--Collab:Cluster:SeedNodes:{i}=akka.tcp://collab@127.0.0.1:{s.Item2}");
         string[] settings = ["--Collab:Store=postgres", $"--ConnectionStrings:Collab={connectionString}", $"--Collab:Postgres:Schema={schema}",
-            "--Collab:Cluster:Hostname=127.0.0.1", $"--Collab:Cluster:SeedNodes:0={seed}", .. extraArgs];
+            "--Collab:Cluster:Hostname=127.0.0.1", .. seeds, .. extraArgs];
         var cluster = new CollabClusterProcesses([.. slots.Select(_ => (CollabNodeProcess?)null)], slots, settings);
         // The seed first: it forms the cluster; the others join it.
         await cluster.StartNodeAsync(0).ConfigureAwait(false);
