@@ -13,9 +13,23 @@ namespace CollabAkka.Entities.Routing;
 /// A node is found by its cluster role <c>node-&lt;id&gt;</c>; DESIGN §3 explains why not Distributed Pub/Sub
 /// (a new subscription takes about a second to be seen elsewhere and drops publishes meanwhile).
 /// </summary>
-public sealed class ClusterEventSink(ActorSystem system, string localNodeId, IEntityEventSink local, Counter<long>? sent = null) : IEntityEventSink
+public sealed class ClusterEventSink : IEntityEventSink
 {
     private readonly ConcurrentDictionary<string, ActorSelection> _nodes = new(StringComparer.Ordinal);
+    private readonly ActorSystem _system;
+    private readonly string _localNodeId;
+    private readonly IEntityEventSink _local;
+    private readonly Counter<long>? _sent;
+
+    public ClusterEventSink(ActorSystem system, string localNodeId, IEntityEventSink local, Counter<long>? sent = null)
+    {
+        _system = system;
+        _localNodeId = localNodeId;
+        _local = local;
+        _sent = sent;
+        // A node that left may come back at another address (a rescheduled pod): forget where it was.
+        system.ActorOf(Props.Create(() => new ForgetRemovedNodes(this)));
+    }
 
     public void Publish(EntityBroadcast broadcast)
     {
@@ -23,7 +37,7 @@ public sealed class ClusterEventSink(ActorSystem system, string localNodeId, IEn
         var remote = false;
         foreach (var recipient in broadcast.Recipients)
         {
-            if (recipient.NodeId != localNodeId)
+            if (recipient.NodeId != _localNodeId)
             {
                 remote = true;
                 break;
@@ -31,20 +45,20 @@ public sealed class ClusterEventSink(ActorSystem system, string localNodeId, IEn
         }
         if (!remote)
         {
-            local.Publish(broadcast);
+            _local.Publish(broadcast);
             return;
         }
         foreach (var group in broadcast.Recipients.GroupBy(r => r.NodeId, StringComparer.Ordinal))
         {
             var part = broadcast with { Recipients = group.ToList() };
-            if (group.Key == localNodeId)
+            if (group.Key == _localNodeId)
             {
-                local.Publish(part);
+                _local.Publish(part);
             }
             else if (Resolve(group.Key) is { } delivery)
             {
                 delivery.Tell(part, ActorRefs.NoSender);
-                sent?.Add(1);
+                _sent?.Add(1);
             }
             // A node that is not (or no longer) a member: its connections are gone; the entity drops them on MemberRemoved.
         }
@@ -57,18 +71,39 @@ public sealed class ClusterEventSink(ActorSystem system, string localNodeId, IEn
             return known;
         }
         var role = NodeRoles.For(nodeId);
-        var member = Cluster.Get(system).State.Members.FirstOrDefault(m => m.Roles.Contains(role));
+        var member = Cluster.Get(_system).State.Members.FirstOrDefault(m => m.Roles.Contains(role));
         if (member is null)
         {
             return null;
         }
-        var selection = system.ActorSelection(new RootActorPath(member.Address) / "user" / DeliveryActor.Name);
+        var selection = _system.ActorSelection(new RootActorPath(member.Address) / "user" / DeliveryActor.Name);
         _nodes[nodeId] = selection;
         return selection;
     }
 
     /// <summary>Forgets a node's address (it left or was removed; it may come back elsewhere).</summary>
     public void Forget(string nodeId) => _nodes.TryRemove(nodeId, out _);
+}
+
+/// <summary>Tells the sink when a member is removed, so its cached address is looked up again next time.</summary>
+internal sealed class ForgetRemovedNodes : ReceiveActor
+{
+    public ForgetRemovedNodes(ClusterEventSink sink)
+    {
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            if (NodeRoles.NodeIdOf(removed.Member) is { } nodeId)
+            {
+                sink.Forget(nodeId);
+            }
+        });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+    }
+
+    protected override void PreStart() =>
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
 }
 
 /// <summary>The cluster role that names a node's id, so a member maps to the node id of its connections.</summary>
