@@ -103,6 +103,10 @@ public sealed class CircuitBreakerTests
             ["Collab:Postgres:ConnectTimeoutSeconds"] = "2",
             ["Collab:Resilience:BreakDuration"] = "00:00:02",
             ["Collab:Audit:BufferCapacity"] = "100000",
+            // The writers retry a refused update at once, as fast as the breaker refuses it; this test is about the
+            // breaker, so the per-connection invocation rate limit (its own tests are in Gateway.Tests) is out of the way.
+            ["Collab:Connections:InvocationsPerSecond"] = "1000000",
+            ["Collab:Connections:InvocationBurst"] = "1000000",
         };
         var node = await CollabTestNode.StartAsync(new CollabTestNodeOptions { Settings = settings });
         var writers = new List<Writer>();
