@@ -108,6 +108,48 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
     }
 
     [Fact]
+    public async Task TheRouterReachesALocalActiveEntityDirectlyAndWhatReachesItAfterItStoppedIsAnsweredByTheNextIncarnation()
+    {
+        var root = NewRoot();
+        Assert.True((await _h.RouteAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c0"), JoinMode.Viewer))).Success);
+        Assert.True(_h.Census.TryGetActive(root, out var first)); // active: listed for the direct path
+        Assert.True((await _h.RouteAsync(Tab(root), new LeaveResource(Tab(root), "c0"))).Success);
+        var epoch = await _h.StoredEpochAsync(root);
+
+        _h.Clock.Advance(TimeSpan.FromMinutes(3));
+        await _h.WaitStoppedAsync(root);
+        Assert.False(_h.Census.TryGetActive(root, out _)); // withdrawn before it stopped
+
+        // A sender that looked the entity up just before it stopped: the message is a dead letter, re-sent through
+        // the region, and answered by a new incarnation (not left to the ask timeout).
+        var late = await first.Ask<EntityReply>(new EntityEnvelope(Tab(root), "late",
+            new JoinResource(Tab(root), EntityHarness.Member("c1", "late"), JoinMode.Viewer)), TimeSpan.FromSeconds(10));
+        Assert.True(late.Success, late.Error?.Message);
+        Assert.Equal(epoch + 1, await _h.StoredEpochAsync(root));
+        Assert.Equal(1, (await StateAsync(root)).TotalUsers);
+        Assert.True(_h.Census.TryGetActive(root, out var second));
+        Assert.NotEqual(first, second);
+    }
+
+    [Fact]
+    public async Task MessagesRoutedDirectlyWhileTheEntityPassivatesAreNotLost()
+    {
+        var root = NewRoot();
+        await _h.RouteAsync(ResourceId.Parse(root), new GetResourceState(ResourceId.Parse(root)));
+        var epoch = await _h.StoredEpochAsync(root);
+
+        _h.Clock.Advance(TimeSpan.FromMinutes(3));
+        var joins = Enumerable.Range(0, 20)
+            .Select(i => _h.RouteAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member($"c{i}", $"user{i}"), JoinMode.Viewer)))
+            .ToList();
+
+        var replies = await Task.WhenAll(joins);
+        Assert.All(replies, r => Assert.True(r.Success, r.Error?.Message));
+        Assert.Equal(20, (await StateAsync(root)).TotalUsers);
+        Assert.Equal(epoch + 1, await _h.StoredEpochAsync(root));
+    }
+
+    [Fact]
     public async Task AnEntityWithMembersIsNotPassivatedHoweverLongItIsQuiet()
     {
         var root = NewRoot();

@@ -85,6 +85,7 @@ public sealed class EntityHarness : IAsyncDisposable
             new ResourceMessageExtractor(10),
             new LeastShardAllocationStrategy(1, 1),
             HandOffStop.Instance);
+        system.ActorOf(EntityDeadLetterRedirect.Props(), EntityDeadLetterRedirect.Name);
         return new EntityHarness(system, dir, database, runtime, region, locks, documents, events, clock, census);
     }
 
@@ -100,6 +101,11 @@ public sealed class EntityHarness : IAsyncDisposable
 
     public Task<EntityReply> AskAsync(ResourceId resource, IEntityCommand command, TimeSpan? timeout = null) =>
         Region.Ask<EntityReply>(new EntityEnvelope(resource, Guid.NewGuid().ToString("N"), command), timeout ?? TimeSpan.FromSeconds(10));
+
+    /// <summary>Through the node's router: straight to a local active entity, otherwise through the region.</summary>
+    public Task<EntityReply> RouteAsync(ResourceId resource, IEntityCommand command) =>
+        new ShardedEntityRouter(_ => Task.FromResult(Region), Runtime.Options, Census)
+            .SendAsync(new EntityEnvelope(resource, Guid.NewGuid().ToString("N"), command));
 
     public void Tell(ResourceId resource, IEntityCommand command) =>
         Region.Tell(new EntityEnvelope(resource, "tell", command), ActorRefs.NoSender);

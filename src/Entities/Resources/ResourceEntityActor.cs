@@ -19,9 +19,11 @@ namespace CollabAkka.Entities.Resources;
 /// Activating stashes what arrives until the root is claimed. Active hands each message to the entity; a message whose
 /// handler awaits I/O keeps the mailbox suspended until it is done (<see cref="ActorTaskScheduler.RunTask(Func{Task})"/>),
 /// so the entity sees one message at a time. A reply that waits for a commit is sent when the commit reports back
-/// (<see cref="CommitCompleted"/>, piped to Self). Stopping forwards whatever still arrives to the region, which buffers it
-/// for the next incarnation (the shard holds messages for an entity that is passivating or handing off), so a message
-/// racing a passivation is never lost.
+/// (<see cref="CommitCompleted"/>, piped to Self). While Active it is listed in <see cref="EntityCensus"/>, so this node's
+/// router sends to it directly; it withdraws before it stops. Stopping forwards whatever still arrives to the region,
+/// which buffers it for the next incarnation (the shard holds messages for an entity that is passivating or handing
+/// off), and what reaches it after it stopped is re-sent through the region by <see cref="EntityDeadLetterRedirect"/>,
+/// so a message racing a passivation is never lost.
 /// </summary>
 internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHost
 {
@@ -64,6 +66,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
     protected override void PostStop()
     {
         Cluster.Get(Context.System).Unsubscribe(_self);
+        _census.Withdraw(_entity.Root.Value, _self);
         _entity.Stop();
         _passivationTimer?.Dispose();
         _census.Remove(_entity.Root.Value);
@@ -84,6 +87,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
                 _self, interval, interval);
             Become(Active);
             Stash.UnstashAll();
+            _census.Publish(_entity.Root.Value, _self);
             AnnounceActivated();
         });
         Receive<ActivationFailed>(failed =>
@@ -121,6 +125,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
             // The region moves this shard (rebalance, or this node leaving): drain the commits, then stop.
             _log.Info("Entity {0} is handed off; {1} commits to drain first.", _entity.Root.Value, _waiting.Count);
             _handOffReceived = true;
+            _census.Withdraw(_entity.Root.Value, _self);
             Become(Stopping);
             TryStop();
         });
@@ -221,6 +226,7 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
     /// <summary>Asks the shard to passivate this entity; from now on new messages go back to the region.</summary>
     private void RequestStop()
     {
+        _census.Withdraw(_entity.Root.Value, _self);
         Context.Parent.Tell(new Passivate(HandOffStop.Instance));
         Become(Stopping);
     }

@@ -6,8 +6,10 @@ using CollabAkka.Messages.Entity;
 namespace CollabAkka.Entities.Routing;
 
 /// <summary>
-/// Reaches entities through the resource shard region: an <c>Ask</c> with <see cref="EntityOptions.AskTimeout"/>.
-/// A timeout is an UNAVAILABLE refusal naming the setting, never an exception at the hub.
+/// Reaches entities with an <c>Ask</c> (<see cref="EntityOptions.AskTimeout"/>): straight to the entity when it is active
+/// on this node (<see cref="EntityCensus"/>; <see cref="EntityDeadLetterRedirect"/> re-sends through the region what
+/// reaches it after it stopped), otherwise through the resource shard region, which finds or starts it anywhere in the
+/// cluster. A timeout is an UNAVAILABLE refusal naming the setting, never an exception at the hub.
 /// </summary>
 public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>> region, EntityOptions options, EntityCensus census) : IEntityRouter
 {
@@ -18,7 +20,9 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
     public async Task<EntityReply> SendAsync(EntityEnvelope envelope, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(envelope);
-        var target = _region ??= await region(cancellationToken).ConfigureAwait(false);
+        var target = census.TryGetActive(envelope.ResourceId.Root.Value, out var local)
+            ? local
+            : _region ??= await region(cancellationToken).ConfigureAwait(false);
         try
         {
             return await target.Ask<EntityReply>(envelope, options.AskTimeout, cancellationToken).ConfigureAwait(false);

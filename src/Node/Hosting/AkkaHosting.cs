@@ -114,6 +114,7 @@ public static class AkkaHosting
                         sp.GetRequiredService<Web.Sessions.PresenceReRegistration>().OnActivated, null)), DeliveryActor.Name);
                     registry.Register<DeliveryActor>(delivery);
                     system.ActorOf(Props.Create(() => new UpSince()), "up-since");
+                    system.ActorOf(EntityDeadLetterRedirect.Props(), EntityDeadLetterRedirect.Name);
                 })
                 .AddStartup((system, _) =>
                 {

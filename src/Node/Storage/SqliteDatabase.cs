@@ -72,6 +72,15 @@ public sealed class SqliteDatabase : ICollabDatabase
                 claimed_at_ms INTEGER NOT NULL
             );
             """),
+        // A new grant raises its resource's last fencing token in the same statement that inserts it, so a fenced
+        // lock write is one autocommit statement (SqliteLockStore.SaveAsync) instead of a transaction of two.
+        (5, """
+            CREATE TRIGGER locks_raise_fencing_token AFTER INSERT ON locks
+            BEGIN
+                INSERT INTO fencing_tokens (resource_id, root_id, last_token) VALUES (NEW.resource_id, NEW.root_id, NEW.fencing_token)
+                ON CONFLICT (resource_id) DO UPDATE SET last_token = MAX(last_token, excluded.last_token);
+            END;
+            """),
     ];
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();

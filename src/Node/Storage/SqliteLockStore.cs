@@ -4,8 +4,9 @@ using Microsoft.Data.Sqlite;
 namespace CollabAkka.Node.Storage;
 
 /// <summary>
-/// Locks, fencing tokens and root ownership in the embedded SQLite file. Writes run in <c>BEGIN IMMEDIATE</c>
-/// transactions, which SQLite serializes, so the epoch read at their start is still current when they commit.
+/// Locks, fencing tokens and root ownership in the embedded SQLite file. A claim is a <c>BEGIN IMMEDIATE</c>
+/// transaction; a lock write is one statement that checks the epoch itself (SQLite runs one writer at a time, so the
+/// epoch it reads is the one in force when it writes).
 /// </summary>
 public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
 {
@@ -91,42 +92,21 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
         try
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = connection.BeginTransaction(deferred: false);
-            var root = StoreKeys.RootOf(record.ResourceId);
-            await using var check = connection.CreateCommand();
-            check.Transaction = tx;
-            // Current epoch, whether this lock exists already (a renewal), and the resource's last token.
-            check.CommandText = """
-                SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0),
-                       EXISTS (SELECT 1 FROM locks WHERE resource_id = $resource AND lock_id = $lock),
-                       COALESCE((SELECT last_token FROM fencing_tokens WHERE resource_id = $resource), 0)
-                """;
-            check.Parameters.AddWithValue("$root", root);
-            check.Parameters.AddWithValue("$resource", record.ResourceId);
-            check.Parameters.AddWithValue("$lock", record.LockId);
-            await using (var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                var current = reader.GetInt64(0);
-                var exists = reader.GetInt64(1) != 0;
-                var lastToken = reader.GetInt64(2);
-                if (current != epoch || (!exists && record.FencingToken <= lastToken))
-                {
-                    return StoreWrite.Fenced;
-                }
-            }
             await using var upsert = connection.CreateCommand();
-            upsert.Transaction = tx;
+            // One autocommit statement: the row is written only while the root is still at this epoch, and a new lock
+            // only with a token above the resource's last one (a renewal of an existing lock keeps its token). The
+            // trigger locks_raise_fencing_token (migration 5) raises the last token in the same statement.
             upsert.CommandText = """
                 INSERT INTO locks (resource_id, lock_id, root_id, user_id, username, role, session_id, acquired_at_ms, expires_at_ms, fencing_token, ttl_ms)
-                VALUES ($resource, $lock, $root, $user, $username, $role, $session, $acquired, $expires, $token, $ttl)
-                ON CONFLICT (resource_id, lock_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, session_id = excluded.session_id;
-                INSERT INTO fencing_tokens (resource_id, root_id, last_token) VALUES ($resource, $root, $token)
-                ON CONFLICT (resource_id) DO UPDATE SET last_token = MAX(last_token, excluded.last_token);
+                SELECT $resource, $lock, $root, $user, $username, $role, $session, $acquired, $expires, $token, $ttl
+                WHERE COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0) = $epoch
+                  AND (EXISTS (SELECT 1 FROM locks WHERE resource_id = $resource AND lock_id = $lock)
+                       OR $token > COALESCE((SELECT last_token FROM fencing_tokens WHERE resource_id = $resource), 0))
+                ON CONFLICT (resource_id, lock_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, session_id = excluded.session_id
                 """;
             upsert.Parameters.AddWithValue("$resource", record.ResourceId);
             upsert.Parameters.AddWithValue("$lock", record.LockId);
-            upsert.Parameters.AddWithValue("$root", root);
+            upsert.Parameters.AddWithValue("$root", StoreKeys.RootOf(record.ResourceId));
             upsert.Parameters.AddWithValue("$user", record.UserId);
             upsert.Parameters.AddWithValue("$username", record.Username);
             upsert.Parameters.AddWithValue("$role", record.Role);
@@ -135,9 +115,8 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
             upsert.Parameters.AddWithValue("$expires", record.ExpiresAt.ToUnixTimeMilliseconds());
             upsert.Parameters.AddWithValue("$token", record.FencingToken);
             upsert.Parameters.AddWithValue("$ttl", (long)record.Ttl.TotalMilliseconds);
-            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return StoreWrite.Written;
+            upsert.Parameters.AddWithValue("$epoch", epoch);
+            return await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1 ? StoreWrite.Written : StoreWrite.Fenced;
         }
         catch (SqliteException ex)
         {
@@ -149,20 +128,26 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
     {
         try
         {
+            var root = StoreKeys.RootOf(resourceId);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = connection.BeginTransaction(deferred: false);
-            if (await SqliteEpochs.CurrentAsync(connection, tx, StoreKeys.RootOf(resourceId), cancellationToken).ConfigureAwait(false) != epoch)
-            {
-                return StoreWrite.Fenced;
-            }
             await using var delete = connection.CreateCommand();
-            delete.Transaction = tx;
-            delete.CommandText = "DELETE FROM locks WHERE resource_id = $resource AND lock_id = $lock";
+            // One autocommit statement, fenced by the epoch. Nothing deleted: either the epoch moved on (fenced) or the
+            // lock was already gone (written: the outcome the caller wanted).
+            delete.CommandText = """
+                DELETE FROM locks WHERE resource_id = $resource AND lock_id = $lock
+                  AND COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0) = $epoch
+                """;
             delete.Parameters.AddWithValue("$resource", resourceId);
             delete.Parameters.AddWithValue("$lock", lockId);
-            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return StoreWrite.Written;
+            delete.Parameters.AddWithValue("$root", root);
+            delete.Parameters.AddWithValue("$epoch", epoch);
+            if (await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
+            {
+                return StoreWrite.Written;
+            }
+            return await SqliteEpochs.CurrentAsync(connection, null, root, cancellationToken).ConfigureAwait(false) == epoch
+                ? StoreWrite.Written
+                : StoreWrite.Fenced;
         }
         catch (SqliteException ex)
         {
@@ -174,7 +159,7 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
 /// <summary>Reads a root's current epoch inside a write transaction (0 when never claimed).</summary>
 internal static class SqliteEpochs
 {
-    public static async Task<long> CurrentAsync(SqliteConnection connection, SqliteTransaction tx, string root, CancellationToken cancellationToken)
+    public static async Task<long> CurrentAsync(SqliteConnection connection, SqliteTransaction? tx, string root, CancellationToken cancellationToken)
     {
         await using var select = connection.CreateCommand();
         select.Transaction = tx;
