@@ -8,8 +8,14 @@
 //                500    500 clients, 100 documents, 4 inserts/s each (2,000 inserts/s, 8,000 deliveries/s)
 //                ramp   500 clients, 100 documents; raise the total rate step by step (--steps) until propagation
 //                       p99 > 100 ms or delivery falls behind; reports the highest sustained rate at p99 <= 100 ms
-//     --targets         collab (SQLite), collab-pg (PostgreSQL: $COLLAB_TEST_PG), hocuspocus; several = alternated
-//                       A, B, A, B... (default collab,hocuspocus)
+//     --targets         collab (SQLite), collab-pg (PostgreSQL: $COLLAB_TEST_PG), collab-cluster (--nodes node
+//                       processes in one cluster on $COLLAB_TEST_PG), hocuspocus; several = alternated A, B, A, B...
+//                       (default collab,hocuspocus)
+//     --nodes N         collab-cluster: how many nodes (default 3)
+//     --placement P     collab-cluster: where each document's clients connect. spread (default): round robin over
+//                       the nodes, so most deliveries cross nodes (propagation is also reported split same-node /
+//                       cross-node); pinned: all clients of document d on node d mod N (a sharded workload; the
+//                       document's entity lives wherever its shard is)
 //     --rounds N        how many times the targets are run in turn (default 1)
 //     --clients N --docs D --rate R   override the scenario (R = inserts/s per client)
 //     --duration S --warmup S         measured and unmeasured typing per run or ramp step (30/5; ramp 10/3)
@@ -57,7 +63,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function parseArgs(argv) {
   const o = {
     scenario: '100', retries: 2, rampWarmup: 10, targets: ['collab', 'hocuspocus'], rounds: 1, workers: null, protocol: 'json', updateEncoding: null, waitQuiet: 0,
-    pgDir: process.env.COLLAB_PG_DIR ?? '/tmp/collab-pg', dataRoot: os.tmpdir(), nodeDll: path.join(repoRoot, 'src/Node/bin/Release/net10.0/CollabAkka.Node.dll'), nodeArgs: [], collabUrl: null, json: null,
+    nodes: 3, placement: 'spread', pgDir: process.env.COLLAB_PG_DIR ?? '/tmp/collab-pg', dataRoot: os.tmpdir(), nodeDll: path.join(repoRoot, 'src/Node/bin/Release/net10.0/CollabAkka.Node.dll'), nodeArgs: [], collabUrl: null, json: null,
   };
   const over = {};
   for (let i = 0; i < argv.length; i++) {
@@ -82,6 +88,8 @@ function parseArgs(argv) {
       case '--node-arg': o.nodeArgs.push(next()); break;
       case '--data-root': o.dataRoot = next(); break;
       case '--pg-dir': o.pgDir = next(); break;
+      case '--nodes': o.nodes = Number(next()); break;
+      case '--placement': o.placement = next(); break;
       case '--collab-url': o.collabUrl = next(); break;
       case '--json': o.json = next(); break;
       case '--worker-node-arg': workerNodeArgs.push(next()); break;
@@ -98,6 +106,8 @@ function parseArgs(argv) {
   o.workers ??= Math.max(2, Math.ceil(o.clients / 125));
   o.updateEncoding ??= o.protocol === 'msgpack' ? 'bytes' : 'base64';
   for (const t of o.targets) if (!TARGETS.includes(t)) throw new Error(`Unknown target ${t}; use ${TARGETS.join(', ')}`);
+  if (!(o.nodes >= 1)) throw new Error('--nodes must be at least 1');
+  if (!['spread', 'pinned'].includes(o.placement)) throw new Error(`--placement spread|pinned, not ${o.placement}`);
   if (!['json', 'msgpack'].includes(o.protocol)) throw new Error(`--protocol json|msgpack, not ${o.protocol}`);
   if (o.clients % o.docs !== 0) throw new Error('--clients must be a multiple of --docs (every document has the same members)');
   return o;
@@ -146,16 +156,20 @@ async function runSession(o, target, round) {
   const docName = (d) => (isCollab(target) ? `ward-board:bench-${tag}-${d}` : `bench-${tag}-${d}`);
   const members = Math.ceil(o.clients / o.docs);
   const workers = Array.from({ length: Math.min(o.workers, o.docs) }, (_, i) => new Worker(i));
-  const session = { target, round, store: server.store, clients: o.clients, docs: o.docs, workers: workers.length, protocol: isCollab(target) ? o.protocol : 'y-protocols', machineBusyBeforeCores: before, idleRssMiB: idleMem.rss, steps: [] };
+  const session = { target, round, store: server.store, nodes: server.urls?.length ?? 1, placement: server.urls ? o.placement : null, clients: o.clients, docs: o.docs, workers: workers.length, protocol: isCollab(target) ? o.protocol : 'y-protocols', machineBusyBeforeCores: before, idleRssMiB: idleMem.rss, steps: [] };
   try {
     const slices = workers.map(() => []);
     for (let d = 0, c = 0; d < o.docs; d++) {
       const clients = [];
-      for (let k = 0; k < members && c < o.clients; k++) clients.push(c++);
-      slices[d % workers.length].push({ name: docName(d), clients });
+      const nodes = [];
+      for (let k = 0; k < members && c < o.clients; k++) {
+        clients.push(c++);
+        nodes.push(!server.urls ? 0 : o.placement === 'pinned' ? d % server.urls.length : (d + k) % server.urls.length);
+      }
+      slices[d % workers.length].push({ name: docName(d), clients, nodes });
     }
     const openedAt = performance.now();
-    await Promise.all(workers.map((w, i) => w.request({ type: 'open', target, server: { url: server.url }, docs: slices[i], protocol: o.protocol, updateEncoding: o.updateEncoding })));
+    await Promise.all(workers.map((w, i) => w.request({ type: 'open', target, server: { url: server.url, urls: server.urls }, docs: slices[i], protocol: o.protocol, updateEncoding: o.updateEncoding })));
     session.connectSeconds = (performance.now() - openedAt) / 1000;
     await sleep(1000);
 
@@ -207,8 +221,9 @@ async function measureStep(o, server, workers, rate) {
   const pids = [process.pid, ...workers.map((w) => w.proc.pid)];
   const t0 = startAt - performance.timeOrigin;
   let a = null; let b = null;
-  setTimeout(() => { a = sample(server.pid, pids, server.storePid); }, t0 + warmupMs - performance.now());
-  setTimeout(() => { b = sample(server.pid, pids, server.storePid); }, t0 + warmupMs + durationMs - performance.now());
+  const serverPids = server.pids ?? server.pid;
+  setTimeout(() => { a = sample(serverPids, pids, server.storePid); }, t0 + warmupMs - performance.now());
+  setTimeout(() => { b = sample(serverPids, pids, server.storePid); }, t0 + warmupMs + durationMs - performance.now());
   const drainMs = o.ramp ? 5000 : 20000;
   const parts = await Promise.all(workers.map((w) => w.request({ type: 'step', startAt, rate, warmupMs, durationMs, drainMs })));
   const cpu = window(a, b);
@@ -232,6 +247,9 @@ async function measureStep(o, server, workers, rate) {
     undelivered: sum('undelivered'),
     unacked: sum('unacked'),
     propagationMs: prop,
+    // collab-cluster: the same deliveries split by whether sender and receiver were connected to the same node.
+    propagationSameNodeMs: summary(...parts.map((p) => p.propSame)),
+    propagationCrossNodeMs: summary(...parts.map((p) => p.propCross)),
     ackMs: summary(...parts.map((p) => p.ack)),
     latenessMs: summary(...parts.map((p) => p.lateness)),
     loopDelayP99Ms: Math.max(...parts.map((p) => p.loopDelayMs.p99)),
@@ -275,7 +293,8 @@ function ceilingText(session) {
 
 // ---- printing ----
 const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) || !Number.isFinite(v) ? '-' : v.toFixed(d));
-const name = (s) => (s.target === 'collab' ? `collab (${s.protocol})` : s.target === 'collab-pg' ? `collab-pg (${s.protocol})` : s.target);
+const name = (s) => (s.target === 'collab' ? `collab (${s.protocol})` : s.target === 'collab-pg' ? `collab-pg (${s.protocol})`
+  : s.target === 'collab-cluster' ? `collab-cluster (${s.nodes} nodes, ${s.placement}, ${s.protocol})` : s.target);
 const markOf = (f) => (f.marks.length ? f.marks.join('+') : 'ok');
 
 function printRun(s) {
@@ -284,6 +303,10 @@ function printRun(s) {
   console.log(`\n== ${name(s)} round ${s.round}: ${s.clients} clients in ${s.docs} documents, ${fmt(f.ratePerClient, 2)} inserts/s each, ${fmt(f.seconds, 1)} s measured, ${s.workers} workers  [${markOf(f)}${f.why.length ? `: ${f.why.join(', ')}` : ''}]`);
   console.log(row('propagation', f.propagationMs));
   console.log(row('ack', f.ackMs));
+  if (s.target === 'collab-cluster') {
+    console.log(row('  same node', f.propagationSameNodeMs));
+    console.log(row('  cross node', f.propagationCrossNodeMs));
+  }
   console.log(`  delivery ${fmt(f.deliveryPercent, 3)} % (${f.deliveries}/${f.expectedDeliveries}; all delivered ${f.deliveredAfterMs === null ? 'NOT within the drain' : `${fmt(f.deliveredAfterMs, 0)} ms after the last send`}), acks ${f.ackMs.count}/${f.sent}, ${fmt(f.sentPerSecond, 0)} inserts/s in; converged ${s.converged}/${s.docs}${s.diverged.length ? ` (diverged: ${s.diverged.slice(0, 5).join(' ')})` : ''}`);
   console.log(`  server: ${fmt(f.serverCpuPerInsertMs, 3)} ms CPU per delivered insert (${fmt(100 * f.cpu.serverCores, 0)} % of a core)${Number.isNaN(f.cpu.storeCores) ? '' : ` + PostgreSQL ${fmt(f.storeCpuPerInsertMs, 3)} ms (${fmt(100 * f.cpu.storeCores, 0)} %)`}, peak RSS ${fmt(s.peakRssMiB, 0)} MiB = ${fmt(s.peakRssPerClientKiB, 0)} KiB per client (idle ${fmt(s.idleRssMiB, 0)} MiB, +${fmt(s.addedRssPerClientKiB, 0)} KiB per client)`);
   console.log(`  generator: ${fmt(f.cpu.generatorCores, 2)} cores (busiest worker ${fmt(100 * f.cpu.generatorMaxProcessCores, 0)} % of a core; waited for a CPU up to ${fmt(100 * f.cpu.generatorMaxRunQueueWait, 0)} % of the time), timers late p99 ${fmt(f.latenessMs.p99, 1)} ms, event-loop delay p99 ${fmt(f.loopDelayP99Ms, 1)} max ${fmt(f.loopDelayMaxMs, 0)} ms`);

@@ -23,10 +23,16 @@ async function open(m) {
   const membersPerDoc = Math.max(...docs.map((d) => d.clients.length));
   tracker = new Tracker(membersPerDoc - 1);
   const Client = m.target.startsWith('collab') ? CollabClient : HocuspocusClient;
-  for (const d of docs) for (const index of d.clients) clients.push(new Client(tracker, index, d.name));
+  for (const d of docs) {
+    d.clients.forEach((index, k) => {
+      const c = new Client(tracker, index, d.name);
+      c.node = d.nodes?.[k] ?? 0; // collab-cluster: which node this client connects to
+      clients.push(c);
+    });
+  }
   // Connect and sync 10 at a time: a server is not measured on how it takes a connection storm.
   for (let i = 0; i < clients.length; i += 10) {
-    await Promise.all(clients.slice(i, i + 10).map((c) => c.open(m.server, m)));
+    await Promise.all(clients.slice(i, i + 10).map((c) => c.open(m.server.urls ? { url: m.server.urls[c.node] } : m.server, m)));
   }
   return { type: 'opened', clients: clients.length };
 }
@@ -76,6 +82,8 @@ async function step(m) {
     sentTarget,
     expectedDeliveries: tracker.sentMeasured * tracker.others,
     prop: Float64Array.from(tracker.prop),
+    propSame: Float64Array.from(tracker.propSame),
+    propCross: Float64Array.from(tracker.propCross),
     ack: Float64Array.from(tracker.ack),
     lateness: Float64Array.from(tracker.lateness),
     loopDelayMs: { p50: loopMs(loopDelay.percentile(50)), p99: loopMs(loopDelay.percentile(99)), max: loopMs(loopDelay.max) },

@@ -105,4 +105,48 @@ public sealed class ThreeNodeTests(ThreeNodeFixture fixture) : IClassFixture<Thr
         Assert.All(texts, t => Assert.Equal(texts[0], t));
         Assert.Equal(30, texts[0].Count(c => c == '['));
     }
+
+    [Fact]
+    public async Task EveryNodesMetricsShowTheMembersItsShardsAndTheEventsThatCrossNodes()
+    {
+        var root = Id("document:metrics-");
+        await using var alice = await Cluster[0].ConnectAsync("m-alice", "Dr. Alice");
+        await using var bob = await Cluster[1].ConnectAsync("m-bob", "Dr. Bob");
+        await using var carol = await Cluster[2].ConnectAsync("m-carol", "Dr. Carol");
+        foreach (var client in new[] { alice, bob, carol })
+        {
+            Assert.True((await client.JoinAsync($"{root}/tab:a", "viewer")).Success);
+        }
+        await alice.WaitForAsync("resource:all_users", e => e.GetProperty("payload").GetProperty("totalCount").GetInt32() == 3);
+
+        // At least two of the three clients are on a node that does not own the entity: their events crossed nodes.
+        var scrapes = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => Cluster[i].Http.GetStringAsync("/metrics")));
+        Assert.All(scrapes, m => Assert.Equal(3, Metric(m, "collab_cluster_members{status=\"up\"}")));
+        Assert.All(scrapes, m => Assert.Equal(0, Metric(m, "collab_cluster_unreachable_members")));
+        Assert.Equal(1, scrapes.Sum(m => Metric(m, "collab_cluster_is_leader")));
+        Assert.True(scrapes.Sum(m => Metric(m, "collab_cluster_events_sent_total")) >= 2);
+        Assert.True(scrapes.Sum(m => Metric(m, "collab_cluster_events_received_total")) >= 2);
+        Assert.Equal(scrapes.Sum(m => Metric(m, "collab_cluster_events_received_total")),
+            scrapes.Sum(m => Metric(m, "collab_cluster_event_delivery_seconds_count")));
+
+        // The shard gauges are refreshed from the regions every 5 s: the entity's shard is counted by exactly one node.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var shards = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => Cluster[i].Http.GetStringAsync("/metrics")));
+            if (shards.Sum(m => Metric(m, "collab_cluster_shard_entities")) >= 1 && shards.Sum(m => Metric(m, "collab_cluster_shards")) >= 1)
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "no node reported the entity's shard within 30 s");
+            await Task.Delay(500);
+        }
+    }
+
+    private static double Metric(string scrape, string series)
+    {
+        var line = scrape.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"{series} is not in /metrics");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

@@ -42,6 +42,8 @@ export class Tracker {
   reset(measuring, measureStart) {
     this.edits = new Map(); // "client.seq" -> {t, measured, recv, acked}
     this.prop = [];
+    this.propSame = []; // sender and receiver on the same node (collab-cluster; every sample on one server)
+    this.propCross = [];
     this.ack = [];
     this.lateness = [];
     this.sentMeasured = 0;
@@ -56,7 +58,7 @@ export class Tracker {
 
   error(code) { this.errors.set(code, (this.errors.get(code) ?? 0) + 1); }
 
-  received(text, now) {
+  received(text, now, node = 0) {
     for (const m of text.matchAll(TOKEN)) {
       const e = this.edits.get(`${m[1]}.${m[2]}`);
       if (!e) { this.unknownTokens++; continue; }
@@ -64,6 +66,7 @@ export class Tracker {
       if (e.measured) {
         const d = now - e.t;
         this.prop.push(d);
+        (e.node === node ? this.propSame : this.propCross).push(d);
         if (d > 100) { const sec = Math.floor((e.t - this.measureStart) / 1000); this.slow.set(sec, (this.slow.get(sec) ?? 0) + 1); }
         if (e.ackAt !== undefined) this.afterAck++;
       }
@@ -101,7 +104,7 @@ class BenchClient {
     this.text.observe((ev) => {
       if (ev.transaction.local) return;
       const now = performance.now();
-      for (const op of ev.delta) if (typeof op.insert === 'string') this.tracker.received(op.insert, now);
+      for (const op of ev.delta) if (typeof op.insert === 'string') this.tracker.received(op.insert, now, this.node ?? 0);
     });
   }
 
@@ -110,7 +113,7 @@ class BenchClient {
     const seq = ++this.seq;
     const token = `[${this.index}.${seq}]`;
     const pos = this.cursor ? (Y.createAbsolutePositionFromRelativePosition(this.cursor, this.doc)?.index ?? 0) : 0;
-    const entry = { t: performance.now(), measured, recv: 0, acked: false };
+    const entry = { t: performance.now(), measured, recv: 0, acked: false, node: this.node ?? 0 };
     this.tracker.edits.set(token.slice(1, -1), entry);
     if (measured) this.tracker.sentMeasured++;
     this.current = entry;

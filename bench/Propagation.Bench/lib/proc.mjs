@@ -72,10 +72,13 @@ export function loadAvg() {
 
 /** A snapshot of the CPU counters a run's window is measured between. */
 export function sample(serverPid, generatorPids, storePid = null) {
+  // Several server processes (a cluster): their CPU and waits are summed.
+  const servers = Array.isArray(serverPid) ? serverPid : serverPid ? [serverPid] : [];
+  const total = (f) => (servers.length ? servers.reduce((x, pid) => x + f(pid), 0) : NaN);
   return {
     at: performance.now(),
-    server: serverPid ? procCpuMs(serverPid) : NaN,
-    serverWait: serverPid ? runQueueWaitMs(serverPid, true) : NaN,
+    server: total(procCpuMs),
+    serverWait: total((pid) => runQueueWaitMs(pid, true)),
     generatorWait: generatorPids.map((pid) => runQueueWaitMs(pid)),
     store: storePid ? treeCpuMs(storePid) : NaN,
     generator: generatorPids.map(procCpuMs),

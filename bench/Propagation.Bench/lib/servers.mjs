@@ -1,6 +1,8 @@
 // The servers under test, each started as its own process on loopback so /proc can measure it alone:
 //   collab      a CollabAkka node (the Release build of src/Node), SQLite in a fresh temp data directory
 //   collab-pg   the same node with Collab:Store=postgres against $COLLAB_TEST_PG (scripts/pg.sh start)
+//   collab-cluster  --nodes N CollabAkka node processes (default 3) forming one Akka.NET cluster on PostgreSQL
+//               ($COLLAB_TEST_PG, a fresh schema per run): every node a seed, as deploy/local-cluster.sh starts them
 //   hocuspocus  @hocuspocus/server 3.4.4 in memory, no extensions (hocuspocus-server.mjs)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const benchDir = path.resolve(here, '..');
 export const repoRoot = path.resolve(here, '../../..');
-export const TARGETS = ['collab', 'collab-pg', 'hocuspocus'];
+export const TARGETS = ['collab', 'collab-pg', 'collab-cluster', 'hocuspocus'];
 export const isCollab = (target) => target.startsWith('collab');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +47,7 @@ function stopProcess(proc) {
 
 /** Starts one server; resolves with {target, url, httpUrl, pid, store, stop()}. */
 export async function startServer(target, o) {
+  if (target === 'collab-cluster') return startCollabCluster(o);
   if (isCollab(target)) return startCollab(target, o);
   if (target === 'hocuspocus') return startHocuspocus();
   throw new Error(`unknown target ${target}; use ${TARGETS.join(', ')}`);
@@ -73,6 +76,63 @@ async function startCollab(target, o) {
   return {
     target, store, url, httpUrl: url, pid: proc.pid, storePid,
     stop: async () => { await stopProcess(proc); fs.rmSync(dataDir, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * --nodes node processes as one cluster on PostgreSQL: each its own HTTP port, remoting port, data directory and node id
+ * (b1, b2, ...), all of them seeds, one schema. Resolves once every node answers /health and the first one lists all
+ * of them Up in /cluster/members. url/pid are the first node's; urls/pids all of them.
+ */
+async function startCollabCluster(o) {
+  const cs = process.env.COLLAB_TEST_PG;
+  if (!cs) throw new Error('collab-cluster needs COLLAB_TEST_PG: export COLLAB_TEST_PG=$(bash scripts/pg.sh start)');
+  if (!fs.existsSync(o.nodeDll)) throw new Error(`${o.nodeDll} not found: dotnet build CollabAkka.sln -c Release`);
+  const n = o.nodes;
+  const schema = `bench_${Math.random().toString(36).slice(2, 10)}`;
+  const http = []; const remoting = [];
+  for (let i = 0; i < n; i++) { http.push(await freePort()); remoting.push(await freePort()); }
+  const seeds = remoting.map((p, i) => `--Collab:Cluster:SeedNodes:${i}=akka.tcp://collab@127.0.0.1:${p}`);
+  const nodes = [];
+  const stopAll = async () => {
+    await Promise.all(nodes.map((x) => stopProcess(x.proc)));
+    for (const x of nodes) fs.rmSync(x.dataDir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < n; i++) {
+      const url = `http://127.0.0.1:${http[i]}`;
+      const dataDir = fs.mkdtempSync(path.join(o.dataRoot, 'propagation-bench-'));
+      const args = [o.nodeDll, '--urls', url, '--Collab:Profile=embedded', `--Collab:DataDir=${dataDir}`, '--Collab:ConsoleLogs=false',
+        `--Collab:ResourcesFile=${path.join(repoRoot, 'config/resources.yml')}`, '--Collab:Store=postgres', `--ConnectionStrings:Collab=${cs}`,
+        `--Collab:Postgres:Schema=${schema}`, `--Collab:NodeId=b${i + 1}`, '--Collab:Cluster:Hostname=127.0.0.1', `--Collab:Cluster:Port=${remoting[i]}`,
+        ...seeds, ...o.nodeArgs.map((kv) => `--${kv}`)];
+      const proc = spawn('dotnet', args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+      const node = { url, dataDir, proc, stderr: '' };
+      proc.stderr.on('data', (d) => { node.stderr = (node.stderr + d).slice(-4000); });
+      nodes.push(node);
+    }
+    for (const x of nodes) {
+      try { await waitHttp(`${x.url}/health`, x.proc, `node ${x.url}`); } catch (e) { throw new Error(`${e.message}\n${x.stderr}`); }
+    }
+    const deadline = Date.now() + 90000;
+    for (;;) {
+      let up = 0;
+      try {
+        const r = await fetch(`${nodes[0].url}/cluster/members`);
+        if (r.ok) up = ((await r.json()).members ?? []).filter((m) => String(m.status).toLowerCase() === 'up').length;
+      } catch { /* not yet */ }
+      if (up >= n) break;
+      if (Date.now() > deadline) throw new Error(`the cluster did not reach ${n} Up members within 90 s (last: ${up})`);
+      await sleep(200);
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return {
+    target: 'collab-cluster', store: 'postgres', nodes: n, url: nodes[0].url, httpUrl: nodes[0].url, urls: nodes.map((x) => x.url),
+    pid: nodes[0].proc.pid, pids: nodes.map((x) => x.proc.pid), storePid: postmasterPid(o.pgDir, cs),
+    stop: stopAll,
   };
 }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Cluster;
 using CollabAkka.Messages.Entity;
@@ -19,14 +18,14 @@ public sealed class ClusterEventSink : IEntityEventSink
     private readonly ActorSystem _system;
     private readonly string _localNodeId;
     private readonly IEntityEventSink _local;
-    private readonly Counter<long>? _sent;
+    private readonly ClusterTraffic? _traffic;
 
-    public ClusterEventSink(ActorSystem system, string localNodeId, IEntityEventSink local, Counter<long>? sent = null)
+    public ClusterEventSink(ActorSystem system, string localNodeId, IEntityEventSink local, ClusterTraffic? traffic = null)
     {
         _system = system;
         _localNodeId = localNodeId;
         _local = local;
-        _sent = sent;
+        _traffic = traffic;
         // A node that left may come back at another address (a rescheduled pod): forget where it was.
         system.ActorOf(Props.Create(() => new ForgetRemovedNodes(this)));
     }
@@ -58,7 +57,7 @@ public sealed class ClusterEventSink : IEntityEventSink
             else if (Resolve(group.Key) is { } delivery)
             {
                 delivery.Tell(part, ActorRefs.NoSender);
-                _sent?.Add(1);
+                _traffic?.Sent();
             }
             // A node that is not (or no longer) a member: its connections are gone; the entity drops them on MemberRemoved.
         }
@@ -129,11 +128,11 @@ public sealed class DeliveryActor : ReceiveActor
 {
     public const string Name = "delivery";
 
-    public DeliveryActor(IEntityEventSink local, Action<EntityActivated> activated, Counter<long>? received = null)
+    public DeliveryActor(IEntityEventSink local, Action<EntityActivated> activated, ClusterTraffic? traffic = null)
     {
         Receive<EntityBroadcast>(broadcast =>
         {
-            received?.Add(1);
+            traffic?.Received(broadcast);
             local.Publish(broadcast);
         });
         Receive<EntityActivated>(activated);

@@ -111,7 +111,7 @@ public static class AkkaHosting
                 .WithActors((system, registry) =>
                 {
                     var delivery = system.ActorOf(Props.Create(() => new DeliveryActor(sp.GetRequiredService<SignalRDelivery>().Sink,
-                        sp.GetRequiredService<Web.Sessions.PresenceReRegistration>().OnActivated, null)), DeliveryActor.Name);
+                        sp.GetRequiredService<Web.Sessions.PresenceReRegistration>().OnActivated, sp.GetRequiredService<ClusterTraffic>())), DeliveryActor.Name);
                     registry.Register<DeliveryActor>(delivery);
                     system.ActorOf(Props.Create(() => new UpSince()), "up-since");
                     system.ActorOf(EntityDeadLetterRedirect.Props(), EntityDeadLetterRedirect.Name);

@@ -109,8 +109,9 @@ public static partial class CollabNodeBuilder
         // Events: this node's connections through SignalR; other nodes' through their delivery actors (ClusterEventSink).
         services.AddSingleton<SignalREventSink>();
         services.AddSingleton(sp => new SignalRDelivery(sp.GetRequiredService<SignalREventSink>()));
+        services.AddSingleton(sp => new ClusterTraffic(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key)));
         services.AddSingleton<IEntityEventSink>(sp => new ClusterEventSink(sp.GetRequiredService<Akka.Actor.ActorSystem>(), nodeId,
-            sp.GetRequiredService<SignalREventSink>()));
+            sp.GetRequiredService<SignalREventSink>(), sp.GetRequiredService<ClusterTraffic>()));
         services.AddSingleton(sp => new EntityRuntime(
             nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
@@ -126,6 +127,7 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<PresenceReRegistration>();
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
+        services.AddHostedService<ClusterGauges>();
         services.AddSingleton<CollabHubFilter>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<NodeMetrics>();
