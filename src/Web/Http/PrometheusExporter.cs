@@ -7,10 +7,10 @@ namespace CollabAkka.Web.Http;
 
 /// <summary>
 /// <c>GET /metrics</c> in the Prometheus text format, from the product's <see cref="Meter"/>s (names starting
-/// with <c>CollabAkka</c>). prometheus-net does not restore here, so this is our own, kept small: counters are
-/// summed per tag set as they are recorded, observable instruments are read at scrape time. Histograms are
-/// not exported (none are defined). Only meters made by this node's <see cref="IMeterFactory"/> are read, so
-/// several nodes in one process (tests, the TestKit) each report their own.
+/// with <c>CollabAkka</c>), kept small: counters are summed per tag set as they are recorded, observable instruments
+/// are read at scrape time. Histograms are not exported (none are defined). Only meters made by this node's
+/// <see cref="IMeterFactory"/> are read, so several nodes in one process (tests, the TestKit) each report their own,
+/// which neither prometheus-net's MeterAdapter nor OpenTelemetry's exporter can do (ARCHITECTURE §10).
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {
