@@ -10,7 +10,8 @@ namespace CollabAkka.Web.Http;
 /// with <c>CollabAkka</c>), kept small: counters are summed per tag set as they are recorded, observable instruments
 /// are read at scrape time. Histograms are not exported (none are defined). Only meters made by this node's
 /// <see cref="IMeterFactory"/> are read, so several nodes in one process (tests, the TestKit) each report their own,
-/// which neither prometheus-net's MeterAdapter nor OpenTelemetry's exporter can do (ARCHITECTURE §10).
+/// and keeps our instrument names and counter types (ARCHITECTURE §10 says what prometheus-net's MeterAdapter and
+/// OpenTelemetry's exporter would change).
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {
