@@ -70,8 +70,10 @@ public static class AkkaHosting
 {
     public const string SystemName = "collab";
 
-    public static IServiceCollection AddCollabAkka(this IServiceCollection services, ClusterSettings cluster, EntityOptions entities, string nodeId)
+    public static IServiceCollection AddCollabAkka(this IServiceCollection services, ClusterSettings cluster, EntityOptions entities, string nodeId,
+        BootstrapSettings? bootstrap = null)
     {
+        bootstrap ??= new BootstrapSettings();
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(entities);
         services.AddSingleton<EntityCensus>();
@@ -96,6 +98,7 @@ public static class AkkaHosting
                     SeedNodes = cluster.SeedNodes.Length > 0 ? cluster.SeedNodes : null,
                     Roles = [NodeRole(nodeId)],
                 })
+                .WithCollabBootstrap(bootstrap)
                 .WithCustomSerializer("collab", [typeof(ICollabMessage)], system => new CollabMessageSerializer(system))
                 .WithShardRegion<ResourceRegion>(ShardNames.Resources,
                     (_, _) => entityId => ResourceEntityActor.PropsFor(entityId, sp.GetRequiredService<EntityRuntime>(), census),
@@ -118,13 +121,16 @@ public static class AkkaHosting
                 })
                 .AddStartup((system, _) =>
                 {
-                    if (cluster.SeedNodes.Length == 0)
+                    if (cluster.SeedNodes.Length == 0 && !bootstrap.Enabled) // bootstrap decides who forms the cluster
                     {
                         var self = Cluster.Get(system);
                         self.Join(self.SelfAddress);
                     }
                 });
         });
+        services.AddSingleton(bootstrap);
+        services.AddSingleton(cluster);
+        services.AddHostedService<ClusterBootstrapping.Starter>();
         services.AddSingleton<IEntityRouter>(sp =>
         {
             var region = sp.GetRequiredService<IRequiredActor<ResourceRegion>>();

@@ -119,7 +119,14 @@ public static partial class CollabNodeBuilder
             sp.GetRequiredService<IOptions<DocumentOptions>>().Value,
             entityOptions,
             sp.GetRequiredService<ILoggerFactory>()));
-        services.AddCollabAkka(clusterSettings, entityOptions, nodeId);
+        var bootstrap = builder.Configuration.GetSection("Collab:Bootstrap").Get<BootstrapSettings>() ?? new BootstrapSettings();
+        bootstrap.Validate();
+        if (bootstrap.Enabled && clusterSettings.SeedNodes.Length > 0)
+        {
+            throw new OptionsValidationException("Collab:Bootstrap", typeof(BootstrapSettings),
+                ["Collab:Bootstrap:Enabled and Collab:Cluster:SeedNodes exclude each other: bootstrap finds the seeds itself."]);
+        }
+        services.AddCollabAkka(clusterSettings, entityOptions, nodeId, bootstrap);
 
         // Sessions and the hub.
         services.AddSingleton<ConnectionRegistry>();
@@ -189,6 +196,7 @@ public static partial class CollabNodeBuilder
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
         app.MapCluster();
+        app.MapBootstrapSeedNodes();
         app.MapOpenApi(); // /openapi/v1.json
         if (embedded)
         {
