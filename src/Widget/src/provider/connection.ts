@@ -14,7 +14,7 @@ import { Emitter } from '../emitter';
 import { requestId } from '../util';
 import { ErrorCodes } from './codes';
 import { fullSignalRHub, HubSocket, type Hub } from './hub';
-import type { ApiBroadcast, ApiResponse, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
+import type { ApiBroadcast, ApiResponse, HubMethod, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
 
 class TimeoutError extends Error {}
 
@@ -126,7 +126,7 @@ export abstract class ProviderConnection extends Emitter {
   }
 
   /** Invokes a hub method with one JSON argument; never throws, failures come back as ApiResponse. */
-  async invoke<T = any>(method: string, body: Record<string, unknown> = {}): Promise<ApiResponse<T>> {
+  async invoke<T = any>(method: HubMethod, body: Record<string, unknown> = {}): Promise<ApiResponse<T>> {
     const connection = this._connection;
     const id = requestId();
     if (!connection || connection.state !== 'Connected') {
@@ -154,7 +154,7 @@ export abstract class ProviderConnection extends Emitter {
   }
 
   /** Sends a hub method without waiting for its answer (awareness, leaving). */
-  protected _send(method: string, body: Record<string, unknown>): void {
+  protected _send(method: HubMethod, body: Record<string, unknown>): void {
     const connection = this._connection;
     if (connection && connection.state === 'Connected') connection.send(method, body).catch(() => {});
   }
