@@ -17,7 +17,7 @@ import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
 import type { Handover, HandoverHost } from './chunks/handover';
 import { loadChunk } from './chunks';
-import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider/provider';
+import { CollabProvider, type ApiBroadcast, type JoinMode, type LockView, type PresenceUser, type ResourceUpdatedPayload, type TriggeredBy } from './provider/provider';
 import { watchLocation } from './routing';
 import { CollabUI, type FieldView } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
@@ -48,12 +48,35 @@ export interface InitOptions {
    * default until the server offers lock:request and lock:request-answer.
    */
   lockRequests?: boolean;
+  /**
+   * When an external system (EMR, PACS) changes the resource (resource:updated, docs/INTEGRATION.md), show a small
+   * notice "Updated in <source> by <who>" next to the fields (default true). Also off for fields inside an element
+   * with data-collab-update-notice="off" (e.g. on <body>). The resourceUpdated event is raised either way.
+   */
+  updateNotice?: boolean;
   /** Passed to the provider. */
   transport?: 'websockets' | 'auto';
   hubPath?: string;
 }
 
 export type { InstanceStatus };
+
+/** The resourceUpdated event: an external system changed this resource (or its root). */
+export interface ResourceUpdatedEvent {
+  /** The resource the system named: ours, or our root (a root's update reaches its whole family). */
+  resourceId: string;
+  resourceType: string;
+  /** created, updated, deleted or signed. */
+  action: string;
+  /** The system (the webhook source); triggeredBy.username is how the server names it. */
+  source: string;
+  triggeredBy: TriggeredBy;
+  /** When the change happened, as the system said (ISO 8601). */
+  timestamp: string;
+  deliveryId: string;
+  /** Whatever the system sent (untrusted: never render it as HTML). */
+  data?: unknown;
+}
 
 export const instances: CollabInstance[] = [];
 
@@ -453,6 +476,7 @@ export class CollabInstance {
       this._refreshStatus();
     });
     p.on('remote-update', () => this._scheduleLayout());
+    p.onHubEvent('resource:updated', (b: ApiBroadcast<ResourceUpdatedPayload>) => this._resourceUpdated(b));
     p.on('error', (e: { code: string; message: string }) => {
       this.events.emit('error', [e]);
       this._opts.onError?.(e);
@@ -460,6 +484,23 @@ export class CollabInstance {
         this._ui?.toast(e.message, 'error');
       }
     });
+  }
+
+  /** resource:updated: the resourceUpdated event, and the notice unless the page turned it off. */
+  private _resourceUpdated(b: ApiBroadcast<ResourceUpdatedPayload>): void {
+    const id = b?.resourceId;
+    if (this._destroyed || !b.payload || (id !== this.resourceId && !this.resourceId.startsWith(id + '/'))) return;
+    const u = b.payload;
+    const triggeredBy = b.triggeredBy ?? { userId: u.source, username: u.source, action: 'webhook' };
+    const event: ResourceUpdatedEvent = {
+      resourceId: u.resourceId, resourceType: u.resourceType, action: u.action, source: u.source, triggeredBy,
+      timestamp: u.timestamp, deliveryId: u.deliveryId, data: u.data,
+    };
+    this.events.emit('resourceUpdated', [event]);
+    if (!this._ui || this._opts.updateNotice === false) return;
+    const anchor = Array.from(this.fields.values(), (f) => f.el).find((el) => el.isConnected && el.getClientRects().length > 0) ?? null;
+    if ((anchor ?? document.body)?.closest('[data-collab-update-notice="off"]')) return;
+    this._ui.notice(`Updated in ${u.source} by ${triggeredBy.username}`, anchor);
   }
 
   private _emitLock(): void {
