@@ -26,7 +26,15 @@ import { fieldState, focusAvatars, lockLine, panelUsers, statusLine, statusOf, t
 export interface InitOptions {
   /** Base URL of a CollabAkka node, e.g. https://collab.example (the hub is at /hubs/collab). */
   gatewayUrl: string;
+  /** A JWT; fixed for the page's life (when it expires the server closes the connection: prefer tokenProvider). */
   token?: string;
+  /**
+   * Returns a current JWT (e.g. from the host's session). Asked for the first connection, on every reconnect,
+   * and shortly before the current token expires (at 80% of its lifetime, at most 60 s before): a different token
+   * moves the widget to a new connection at once, the same one is kept until the server closes the connection
+   * at expiry, and the reconnect asks again. Unsent edits (typed meanwhile, or not acknowledged) are kept
+   * (also in the offline cache) and sent with the resync.
+   */
   tokenProvider?: () => string | Promise<string>;
   /**
    * Default: derived from the page URL (see deriveResourceId), and followed when the page changes its URL
@@ -354,7 +362,9 @@ export class CollabInstance {
     let user = this._userFromToken;
     if (!user && this._opts.tokenProvider) {
       try {
-        const claims = jwtClaims(await this._opts.tokenProvider());
+        const token = await this._opts.tokenProvider();
+        if (current()) this.provider.tokens.offer(token); // the first connection uses it: one call, not two
+        const claims = jwtClaims(token);
         user = this._userFromToken = String(claims.sub ?? '');
         this._localUser = { id: user, name: String(claims.name ?? user), role: String(claims.role ?? '') };
         if (current()) this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
@@ -402,7 +412,7 @@ export class CollabInstance {
     p.on('status', ({ status }: { status: string }) => {
       if (status === 'connected') {
         this._everJoined = true;
-        this._lastMode = p.mode;
+        this._lastMode = p.reclaiming ? 'editor' : p.mode;
         this.metrics.connectedMs ??= performance.now() - this.metrics.initAt;
         this.events.emit('connected', [{ session: p.session, mode: p.mode, resourceId: this.resourceId }]);
       } else if (status === 'disconnected' && !this._destroyed) {
@@ -448,7 +458,7 @@ export class CollabInstance {
       this._refresh();
     });
     p.on('joined', () => {
-      this._lastMode = p.mode;
+      this._lastMode = p.reclaiming ? 'editor' : p.mode;
       this._emitLock();
     });
     p.on('lock-denied', (denied: { message: string; holder?: { username: string } | null; expiresAt?: string | null; code: string }) => {
@@ -596,8 +606,11 @@ export class CollabInstance {
   /** May the local user type? */
   private _editable(): boolean {
     const p = this.provider;
+    // Getting our own lock back after a reconnect: keep typing, it goes out once the lock is back.
+    if (p.reclaiming) return true;
     if (p.wsconnected && p.synced) return p.mode === 'editor';
-    if (this._offline()) {
+    // Offline, or on the way back after a drop or a token refresh (reconnecting, joined but not synced yet).
+    if (this._offline() || this._everJoined) {
       // Keep editing offline if we were the editor, or meant to be one and never learned otherwise.
       return this._lastMode === 'editor' || (this._lastMode === null && this._opts.mode === 'editor');
     }

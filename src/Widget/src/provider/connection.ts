@@ -8,12 +8,15 @@
 //
 // Every (re)connect is one "run" (_runId): answers that arrive after their run ended are ignored. The
 // layers above (sync.ts, presence.ts, locks.ts) plug in through the hooks at the end of this class.
+// Tokens (token.ts): the tokenProvider is asked on every (re)connect and shortly before the token expires;
+// a newer token moves us to a new connection at once ('token-refresh'), the way a dropped one comes back.
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { Emitter } from '../emitter';
 import { requestId } from '../util';
 import { ErrorCodes } from './codes';
 import { fullSignalRHub, HubSocket, type Hub } from './hub';
+import { TokenSource } from './token';
 import type { ApiBroadcast, ApiResponse, HubMethod, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
 
 class TimeoutError extends Error {}
@@ -47,6 +50,9 @@ export abstract class ProviderConnection extends Emitter {
   private _attempt = 0;
   private readonly _extraHandlers: [string, (b: ApiBroadcast) => void][] = [];
   private _reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private _tokenTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The token of the current connection, and where the next one comes from. */
+  readonly tokens: TokenSource;
   private readonly _onOnline: () => void;
   private readonly _onOffline: () => void;
   private readonly _onPageHide: () => void;
@@ -69,6 +75,7 @@ export abstract class ProviderConnection extends Emitter {
       invokeTimeout: 15000,
       ...definedOnly(options),
     };
+    this.tokens = new TokenSource(options.token, options.tokenProvider);
 
     this._onOnline = () => {
       this.browserOffline = false;
@@ -164,9 +171,32 @@ export abstract class ProviderConnection extends Emitter {
     return !!b && b.resourceId === this.resourceId;
   }
 
-  private async _token(): Promise<string> {
-    if (this._opts.tokenProvider) return await this._opts.tokenProvider();
-    return this._opts.token ?? '';
+  private _token(): Promise<string> {
+    return this.tokens.next();
+  }
+
+  /** While connected: ask for a newer token shortly before this one expires, and move to a new connection with it. */
+  private _scheduleTokenRefresh(run: number): void {
+    this._clearTokenTimer();
+    const delay = this.tokens.refreshIn();
+    if (delay === null) return;
+    this._tokenTimer = setTimeout(async () => {
+      this._tokenTimer = null;
+      let newer: string | null = null;
+      try {
+        newer = await this.tokens.newer();
+      } catch {
+        // the host could not give one now: the server closes at expiry and the reconnect asks again
+      }
+      if (run !== this._runId || !newer || !this.wsconnected) return;
+      await this._drop('token-refresh');
+      if (this.shouldConnect && !this._destroyed) this._connectNow(); // at once, not after the backoff
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  private _clearTokenTimer(): void {
+    if (this._tokenTimer) clearTimeout(this._tokenTimer);
+    this._tokenTimer = null;
   }
 
   /** A new hub connection with every layer's events subscribed (not started). */
@@ -225,6 +255,7 @@ export abstract class ProviderConnection extends Emitter {
       this.wsconnecting = false;
       this.wsconnected = true;
       this._attempt = 0;
+      this._scheduleTokenRefresh(run);
       this.emit('status', [{ status: 'connected' }]);
       await this._afterJoin(run);
     } catch (err) {
@@ -244,6 +275,7 @@ export abstract class ProviderConnection extends Emitter {
     const was = this.wsconnected || this.wsconnecting;
     this.wsconnected = false;
     this.wsconnecting = false;
+    this._clearTokenTimer();
     this._onDown(false);
     if (connection) connection.stop().catch(() => {});
     if (was) {
@@ -280,6 +312,7 @@ export abstract class ProviderConnection extends Emitter {
       this._runId++;
       this.wsconnected = false;
       this.wsconnecting = false;
+      this._clearTokenTimer();
       this._onDown(true);
       connection.stop().catch(() => {});
       this.emit('status', [{ status: 'disconnected' }]);
