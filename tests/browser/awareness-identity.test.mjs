@@ -2,6 +2,7 @@
 // A second page (the widget, as any member could run it) claims another name and role and a CSS colour that
 // would make every viewer's browser fetch a URL; the first page shows that member with the name and role of the
 // server's presence (from the token) and a colour of its own, and nothing is fetched. A #rrggbb colour is used.
+// Claiming another present user's id does not help either: the server names the sender's session in every relay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -52,9 +53,12 @@ test('a member claiming "Dr. Sarah Smith (admin)" and a url() colour is shown wi
   victim.context.on('request', (r) => { if (r.url().includes('/track')) tracked.push(r.url()); });
   const mallory = unique('mallory-');
   const attacker = await openTestPage(browser, { user: mallory, role: 'nurse', body, init });
+  const smith = unique('dr-smith-');
+  const colleague = await openTestPage(browser, { user: smith, body, init });
   try {
     await synced(victim.page);
     await synced(attacker.page);
+    await synced(colleague.page);
     const track = `url(http://127.0.0.1:${tracker.address().port}/track)`;
     // The attacker's page rewrites its own awareness state, then focuses a field (which sends it).
     await attacker.page.evaluate((color) => {
@@ -99,14 +103,21 @@ test('a member claiming "Dr. Sarah Smith (admin)" and a url() colour is shown wi
     }, [mallory]);
     assert.equal((await avatar(victim.page, 'id-notes', mallory)).tip, `${mallory} (nurse)`);
 
-    // Claiming to be someone who is not present shows nobody.
-    await attacker.page.evaluate(() => collab.awareness.setLocalStateField('user', { id: 'dr-sarah-smith', name: 'Dr. Sarah Smith', role: 'admin', color: '#123456' }));
-    await victim.page.waitForFunction(() => !document.querySelector('[data-collab-sdk-root]').shadowRoot.querySelector('.avatars[data-for="id-notes"] .avatar'));
+    // Claiming the id of a colleague who is present, or of nobody present: still shown as the sender, on the new field.
+    for (const [claimedId, field] of [[smith, 'plan'], ['dr-sarah-smith', 'notes']]) {
+      await attacker.page.evaluate((id) => collab.awareness.setLocalStateField('user', { id, name: 'Dr. Sarah Smith', role: 'admin', color: '#123456' }), claimedId);
+      await attacker.page.locator(`#${field}`).focus();
+      await victim.page.waitForFunction(([field, id]) => !!document.querySelector('[data-collab-sdk-root]').shadowRoot
+        .querySelector(`.avatars[data-for="id-${field}"] .avatar[data-user="${id}"]`), [field, mallory]);
+      assert.equal((await avatar(victim.page, `id-${field}`, mallory)).tip, `${mallory} (nurse)`, `claimed ${claimedId}`);
+      assert.equal(await avatar(victim.page, `id-${field}`, smith), null, `${smith} is not focused there`);
+    }
     await frames(victim.page);
     assert.deepEqual(tracked, []);
     assert.equal(trackerHits, 0);
   } finally {
     await victim.context.close();
     await attacker.context.close();
+    await colleague.context.close();
   }
 });

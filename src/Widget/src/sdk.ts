@@ -660,9 +660,12 @@ export class CollabInstance {
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
     const present = new Map<string, PresenceUser>();
-    for (const u of this.provider.users) present.set(u.userId, u);
-    for (const group of this.provider.allUsers?.subResources ?? []) for (const u of group.users) if (!present.has(u.userId)) present.set(u.userId, u);
-    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields, present));
+    const bySession = new Map<string, PresenceUser>();
+    for (const u of this.provider.users.concat(...(this.provider.allUsers?.subResources ?? []).map((g) => g.users))) {
+      if (!present.has(u.userId)) present.set(u.userId, u);
+      bySession.set(u.sessionId, u);
+    }
+    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields, present, this.provider.awarenessSessions, bySession));
   }
 
   // ---- offline cache ----------------------------------------------------------------------------
