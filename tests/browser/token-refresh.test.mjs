@@ -45,6 +45,8 @@ window.__tokenProvider = () => { window.__calls++; return provide(); };
   await opened.page.evaluate(() => {
     window.__sessions = [];
     window.__closes = [];
+    window.__offline = [];
+    collab.on('offline', (v) => window.__offline.push(v));
     collab.on('connected', (e) => window.__sessions.push(e.session?.sessionId ?? null));
     collab.provider.on('connection-close', (reason) => window.__closes.push(reason));
   });
@@ -83,6 +85,7 @@ test('tokenProvider is asked again before the token expires and the widget moves
     assert.ok(seen.calls >= 3, JSON.stringify(seen));
     assert.ok(new Set(seen.sessions).size >= 3, `a new connection per token: ${JSON.stringify(seen)}`);
     assert.ok(seen.closes.includes('token-refresh'), `the widget switched before the server closed: ${JSON.stringify(seen)}`);
+    assert.deepEqual(await page.evaluate(() => window.__offline), [], 'a planned move to a new token is not "offline" for the page');
     await synced(page);
     assert.equal(await page.locator('#notes').inputValue(), typed);
     assert.equal(await serverText(resourceId), typed, 'the server has every character typed');

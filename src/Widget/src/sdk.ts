@@ -415,7 +415,7 @@ export class CollabInstance {
         this._lastMode = p.reclaiming ? 'editor' : p.mode;
         this.metrics.connectedMs ??= performance.now() - this.metrics.initAt;
         this.events.emit('connected', [{ session: p.session, mode: p.mode, resourceId: this.resourceId }]);
-      } else if (status === 'disconnected' && !this._destroyed) {
+      } else if (status === 'disconnected' && !this._destroyed && !p.refreshingToken) {
         this._everFailed = true;
         if (!this._wasOffline) {
           this._wasOffline = true;

@@ -41,6 +41,8 @@ export abstract class ProviderConnection extends Emitter {
   session: Session | null = null;
   revision = 0;
   lastError: { code: string; message: string } | null = null;
+  /** True from a planned move to a new connection with a newer token until that connection is up (not "offline"). */
+  refreshingToken = false;
 
   protected readonly _opts: ResolvedOptions;
   protected _connection: Hub | null = null;
@@ -255,6 +257,7 @@ export abstract class ProviderConnection extends Emitter {
       this.wsconnecting = false;
       this.wsconnected = true;
       this._attempt = 0;
+      this.refreshingToken = false;
       this._scheduleTokenRefresh(run);
       this.emit('status', [{ status: 'connected' }]);
       await this._afterJoin(run);
@@ -272,6 +275,7 @@ export abstract class ProviderConnection extends Emitter {
     const connection = this._connection;
     this._connection = null;
     this._runId++;
+    this.refreshingToken = reason === 'token-refresh';
     const was = this.wsconnected || this.wsconnecting;
     this.wsconnected = false;
     this.wsconnecting = false;
