@@ -16,7 +16,9 @@ export class TokenSource {
   private _receivedAt = 0;
   private _offered: string | null = null;
 
-  constructor(private readonly _fixed: string | undefined, private readonly _provider: (() => string | Promise<string>) | undefined) {}
+  constructor(private readonly _fixed: string | undefined, private readonly _provider: (() => string | Promise<string>) | undefined) {
+    if (_provider && _fixed) this._offered = _fixed; // both given: the token first, the provider from then on
+  }
 
   get refreshes(): boolean {
     return !!this._provider;
