@@ -101,7 +101,7 @@ test('a signed delivery for a root raises resourceUpdated and shows the notice i
   }
 });
 
-test('the notice shows a source named like markup as text, never as HTML', async () => {
+test('the notice shows a source named like markup as text, never as HTML, and hides by itself', async () => {
   const resourceId = `document:${unique('m')}`;
   const a = await open(resourceId);
   try {
@@ -113,6 +113,10 @@ test('the notice shows a source named like markup as text, never as HTML', async
     assert.equal(shown.text, `Updated in ${MARKUP_SOURCE} by ${MARKUP_SOURCE}`);
     assert.ok(!shown.html.includes('<b>') && shown.html.includes('&lt;b&gt;Lab&lt;/b&gt; &amp; &lt;i&gt;PACS&lt;/i&gt;'), shown.html);
     assert.equal(await a.page.evaluate(() => document.querySelector('[data-collab-sdk-root]').shadowRoot.querySelectorAll('.notice b, .notice i').length), 0);
+    // Not dismissed: it goes by itself (after 10 s).
+    const shownAt = Date.now();
+    await a.page.waitForFunction(() => !document.querySelector('[data-collab-sdk-root]').shadowRoot.querySelector('.notice'), null, { timeout: 20000 });
+    assert.ok(Date.now() - shownAt > 5000, 'not at once');
   } finally {
     await a.context.close();
   }
