@@ -499,7 +499,7 @@ export class CollabInstance {
   /** resource:updated: the resourceUpdated event, and the notice unless the page turned it off. */
   private _resourceUpdated(b: ApiBroadcast<ResourceUpdatedPayload>): void {
     const id = b?.resourceId;
-    if (this._destroyed || !b.payload || (id !== this.resourceId && !this.resourceId.startsWith(id + '/'))) return;
+    if (this._destroyed || !b?.payload || (id !== this.resourceId && !this.resourceId.startsWith(id + '/'))) return;
     const u = b.payload;
     const triggeredBy = b.triggeredBy ?? { userId: u.source, username: u.source, action: 'webhook' };
     const event: ResourceUpdatedEvent = {
