@@ -1,5 +1,6 @@
 // Generated from the C# message records by `dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll wire-docs docs` — do not edit.
-// The widget's wire types are checked against this file (tests: WireDocumentTests).
+// The widget's wire types are built from this file (src/Widget/src/provider/types.ts imports it as @collab/wire-types):
+// a change the widget does not follow fails tests/browser/typecheck.test.mjs; WireDocumentTests fails when it is stale.
 
 export type ErrorCode =
   | 'UNAUTHORIZED'

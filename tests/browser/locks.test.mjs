@@ -16,6 +16,8 @@ test('the second editor sees the fields read-only with the holder\'s name, a red
   const a = await openDemo(browser, { user: smith, role: 'doctor', patient });
   try {
     await synced(a.page);
+    // The field's state attribute follows on the next animation frame (ui.layout), not with the status itself.
+    await a.page.waitForFunction(() => document.querySelector('#chief-complaint').getAttribute('data-collab-state') === 'own-lock');
     const mine = await fieldState(a.page, '#chief-complaint');
     assert.deepEqual([mine.ro, mine.state], [false, 'own-lock']);
     await waitShadow(a.page, `.badge[data-for="id-chief-complaint"]`, `el.textContent.includes('You')`);

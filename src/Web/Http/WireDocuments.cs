@@ -161,7 +161,8 @@ public static class WireDocuments
         }
         var sb = new StringBuilder();
         sb.Append("// Generated from the C# message records by `dotnet src/Node/bin/Release/net10.0/CollabAkka.Node.dll wire-docs docs` — do not edit.\n");
-        sb.Append("// The widget's wire types are checked against this file (tests: WireDocumentTests).\n\n");
+        sb.Append("// The widget's wire types are built from this file (src/Widget/src/provider/types.ts imports it as @collab/wire-types):\n");
+        sb.Append("// a change the widget does not follow fails tests/browser/typecheck.test.mjs; WireDocumentTests fails when it is stale.\n\n");
         sb.Append("export type ErrorCode =\n").Append(string.Join("\n", ErrorCodes.All.Select(c => $"  | '{c}'"))).Append(";\n\n");
         foreach (var (name, type) in types)
         {

@@ -17,7 +17,7 @@ import { Emitter } from './emitter';
 import { OfflineStore } from './offline-store';
 import type { Handover, HandoverHost } from './chunks/handover';
 import { loadChunk } from './chunks';
-import { CollabProvider, type JoinMode, type LockView, type PresenceUser } from './provider/provider';
+import { CollabProvider, type ApiBroadcast, type JoinMode, type LockView, type PresenceUser, type ResourceUpdatedPayload, type TriggeredBy } from './provider/provider';
 import { watchLocation } from './routing';
 import { CollabUI, type FieldView } from './ui';
 import { colorFor, deriveResourceId, hhmm, jwtClaims } from './util';
@@ -26,7 +26,15 @@ import { fieldState, focusAvatars, lockLine, panelUsers, statusLine, statusOf, t
 export interface InitOptions {
   /** Base URL of a CollabAkka node, e.g. https://collab.example (the hub is at /hubs/collab). */
   gatewayUrl: string;
+  /** A JWT; fixed for the page's life (when it expires the server closes the connection: prefer tokenProvider). */
   token?: string;
+  /**
+   * Returns a current JWT (e.g. from the host's session). Asked for the first connection, on every reconnect,
+   * and shortly before the current token expires (at 80% of its lifetime, at most 60 s before): a different token
+   * moves the widget to a new connection at once, the same one is kept until the server closes the connection
+   * at expiry, and the reconnect asks again. Unsent edits (typed meanwhile, or not acknowledged) are kept
+   * (also in the offline cache) and sent with the resync.
+   */
   tokenProvider?: () => string | Promise<string>;
   /**
    * Default: derived from the page URL (see deriveResourceId), and followed when the page changes its URL
@@ -48,12 +56,35 @@ export interface InitOptions {
    * default until the server offers lock:request and lock:request-answer.
    */
   lockRequests?: boolean;
+  /**
+   * When an external system (EMR, PACS) changes the resource (resource:updated, docs/INTEGRATION.md), show a small
+   * notice "Updated in <source> by <who>" next to the fields (default true). Also off for fields inside an element
+   * with data-collab-update-notice="off" (e.g. on <body>). The resourceUpdated event is raised either way.
+   */
+  updateNotice?: boolean;
   /** Passed to the provider. */
   transport?: 'websockets' | 'auto';
   hubPath?: string;
 }
 
 export type { InstanceStatus };
+
+/** The resourceUpdated event: an external system changed this resource (or its root). */
+export interface ResourceUpdatedEvent {
+  /** The resource the system named: ours, or our root (a root's update reaches its whole family). */
+  resourceId: string;
+  resourceType: string;
+  /** created, updated, deleted or signed. */
+  action: string;
+  /** The system (the webhook source); triggeredBy.username is how the server names it. */
+  source: string;
+  triggeredBy: TriggeredBy;
+  /** When the change happened, as the system said (ISO 8601). */
+  timestamp: string;
+  deliveryId: string;
+  /** Whatever the system sent (untrusted: never render it as HTML). */
+  data?: unknown;
+}
 
 export const instances: CollabInstance[] = [];
 
@@ -331,7 +362,9 @@ export class CollabInstance {
     let user = this._userFromToken;
     if (!user && this._opts.tokenProvider) {
       try {
-        const claims = jwtClaims(await this._opts.tokenProvider());
+        const token = await this._opts.tokenProvider();
+        if (current()) this.provider.tokens.offer(token); // the first connection uses it: one call, not two
+        const claims = jwtClaims(token);
         user = this._userFromToken = String(claims.sub ?? '');
         this._localUser = { id: user, name: String(claims.name ?? user), role: String(claims.role ?? '') };
         if (current()) this._setLocalUser(this._localUser.id, this._localUser.name, this._localUser.role);
@@ -379,10 +412,10 @@ export class CollabInstance {
     p.on('status', ({ status }: { status: string }) => {
       if (status === 'connected') {
         this._everJoined = true;
-        this._lastMode = p.mode;
+        this._lastMode = p.reclaiming ? 'editor' : p.mode;
         this.metrics.connectedMs ??= performance.now() - this.metrics.initAt;
         this.events.emit('connected', [{ session: p.session, mode: p.mode, resourceId: this.resourceId }]);
-      } else if (status === 'disconnected' && !this._destroyed) {
+      } else if (status === 'disconnected' && !this._destroyed && !p.refreshingToken) {
         this._everFailed = true;
         if (!this._wasOffline) {
           this._wasOffline = true;
@@ -425,7 +458,7 @@ export class CollabInstance {
       this._refresh();
     });
     p.on('joined', () => {
-      this._lastMode = p.mode;
+      this._lastMode = p.reclaiming ? 'editor' : p.mode;
       this._emitLock();
     });
     p.on('lock-denied', (denied: { message: string; holder?: { username: string } | null; expiresAt?: string | null; code: string }) => {
@@ -453,6 +486,7 @@ export class CollabInstance {
       this._refreshStatus();
     });
     p.on('remote-update', () => this._scheduleLayout());
+    p.onHubEvent('resource:updated', (b: ApiBroadcast<ResourceUpdatedPayload>) => this._resourceUpdated(b));
     p.on('error', (e: { code: string; message: string }) => {
       this.events.emit('error', [e]);
       this._opts.onError?.(e);
@@ -460,6 +494,23 @@ export class CollabInstance {
         this._ui?.toast(e.message, 'error');
       }
     });
+  }
+
+  /** resource:updated: the resourceUpdated event, and the notice unless the page turned it off. */
+  private _resourceUpdated(b: ApiBroadcast<ResourceUpdatedPayload>): void {
+    const id = b?.resourceId;
+    if (this._destroyed || !b?.payload || (id !== this.resourceId && !this.resourceId.startsWith(id + '/'))) return;
+    const u = b.payload;
+    const triggeredBy = b.triggeredBy ?? { userId: u.source, username: u.source, action: 'webhook' };
+    const event: ResourceUpdatedEvent = {
+      resourceId: u.resourceId, resourceType: u.resourceType, action: u.action, source: u.source, triggeredBy,
+      timestamp: u.timestamp, deliveryId: u.deliveryId, data: u.data,
+    };
+    this.events.emit('resourceUpdated', [event]);
+    if (!this._ui || this._opts.updateNotice === false) return;
+    const anchor = Array.from(this.fields.values(), (f) => f.el).find((el) => el.isConnected && el.getClientRects().length > 0) ?? null;
+    if ((anchor ?? document.body)?.closest('[data-collab-update-notice="off"]')) return;
+    this._ui.notice(`Updated in ${u.source} by ${triggeredBy.username}`, anchor);
   }
 
   private _emitLock(): void {
@@ -555,8 +606,11 @@ export class CollabInstance {
   /** May the local user type? */
   private _editable(): boolean {
     const p = this.provider;
+    // Getting our own lock back after a reconnect: keep typing, it goes out once the lock is back.
+    if (p.reclaiming) return true;
     if (p.wsconnected && p.synced) return p.mode === 'editor';
-    if (this._offline()) {
+    // Offline, or on the way back after a drop or a token refresh (reconnecting, joined but not synced yet).
+    if (this._offline() || this._everJoined) {
       // Keep editing offline if we were the editor, or meant to be one and never learned otherwise.
       return this._lastMode === 'editor' || (this._lastMode === null && this._opts.mode === 'editor');
     }
@@ -606,9 +660,12 @@ export class CollabInstance {
     const views: FieldView[] = [];
     for (const b of this.fields.values()) views.push({ id: b.id, el: b.el, state, badge });
     const present = new Map<string, PresenceUser>();
-    for (const u of this.provider.users) present.set(u.userId, u);
-    for (const group of this.provider.allUsers?.subResources ?? []) for (const u of group.users) if (!present.has(u.userId)) present.set(u.userId, u);
-    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields, present));
+    const bySession = new Map<string, PresenceUser>();
+    for (const u of this.provider.users.concat(...(this.provider.allUsers?.subResources ?? []).map((g) => g.users))) {
+      if (!present.has(u.userId)) present.set(u.userId, u);
+      bySession.set(u.sessionId, u);
+    }
+    this._ui.layout(views, focusAvatars(this.awareness, this.doc.clientID, this.fields, present, this.provider.awarenessSessions, bySession));
   }
 
   // ---- offline cache ----------------------------------------------------------------------------

@@ -117,6 +117,10 @@ button:hover{background:#e2e8f0}
 .req:focus-visible{outline:2px solid #2563eb;outline-offset:1px}
 .lock.requested{background:#e0e7ff;color:#3730a3}
 .lock.asked{background:#fef3c7;color:#92400e}
+.notice{position:absolute;display:flex;align-items:center;gap:6px;max-width:320px;padding:5px 6px 5px 10px;border-radius:8px;background:#1e3a8a;color:#fff;font-size:12.5px;box-shadow:0 4px 14px rgba(15,23,42,.3);pointer-events:auto;transform:translateY(-100%)}
+.notice.fixed{position:fixed;top:16px;left:50%;transform:translateX(-50%)}
+.notice button{color:#fff;font-size:15px}
+.notice button:hover,.notice button:focus-visible{background:rgba(255,255,255,.2)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;
 
@@ -252,6 +256,39 @@ export class CollabUI {
     t.append(message);
     this._els.toasts.appendChild(t);
     setTimeout(() => t.remove(), ms);
+  }
+
+  /**
+   * A small notice above `anchor` (or at the top of the window without one): text only, dismissed by its button
+   * or Escape, gone by itself after `ms`. One at a time: a newer one replaces it.
+   */
+  notice(text: string, anchor: HTMLElement | null, ms = 10000): HTMLElement {
+    this._wrap.querySelector('.notice')?.remove();
+    const n = document.createElement('div');
+    n.className = anchor ? 'notice' : 'notice fixed';
+    n.setAttribute('role', 'status');
+    n.setAttribute('aria-live', 'polite');
+    const label = document.createElement('span');
+    label.textContent = text;
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = '×';
+    close.setAttribute('aria-label', 'Dismiss');
+    const timer = setTimeout(() => n.remove(), ms);
+    const dismiss = () => {
+      clearTimeout(timer);
+      n.remove();
+    };
+    close.addEventListener('click', dismiss);
+    n.addEventListener('keydown', (e) => e.key === 'Escape' && dismiss());
+    n.append(label, close);
+    if (anchor) {
+      const r = anchor.getBoundingClientRect();
+      n.style.left = `${r.left + window.scrollX}px`;
+      n.style.top = `${r.top + window.scrollY - 4}px`;
+    }
+    this._wrap.appendChild(n);
+    return n;
   }
 
   flash(el: HTMLElement): void {

@@ -111,16 +111,18 @@ export function panelUsers(p: CollabProvider, resourceId: string): PanelUser[] {
 
 /** Avatars: remote awareness states focused on a field, one per user and field. */
 export function focusAvatars(awareness: awarenessProtocol.Awareness, ownClientId: number, fields: Map<string, FieldBinding>,
-  present: Map<string, PresenceUser>): Map<string, AvatarView[]> {
-  // Awareness is what peers say about themselves: names and roles come from server presence (the token),
-  // a user absent from presence is not shown, and only a #rrggbb colour is used (anything else could be CSS).
+  present: Map<string, PresenceUser>, sessions: Map<number, string> = new Map(), bySession: Map<string, PresenceUser> = new Map()): Map<string, AvatarView[]> {
+  // Awareness is what peers say about themselves: the user is the session the server named for that client id
+  // (else the claimed id), names and roles come from server presence (the token), a user absent from presence
+  // is not shown, and only a #rrggbb colour is used (anything else could be CSS).
   const avatars = new Map<string, AvatarView[]>();
   const seen = new Set<string>();
   awareness.getStates().forEach((state, clientId) => {
     if (clientId === ownClientId) return;
     const focus = state?.focus as string | undefined;
     const user = state?.user as { id?: unknown; color?: unknown } | undefined;
-    const known = typeof user?.id === 'string' ? present.get(user.id) : undefined;
+    const session = sessions.get(clientId);
+    const known = session ? bySession.get(session) : typeof user?.id === 'string' ? present.get(user.id) : undefined;
     if (typeof focus !== 'string' || !known || !fields.has(focus)) return;
     const key = `${known.userId}|${focus}`;
     if (seen.has(key)) return;

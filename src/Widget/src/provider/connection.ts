@@ -8,13 +8,16 @@
 //
 // Every (re)connect is one "run" (_runId): answers that arrive after their run ended are ignored. The
 // layers above (sync.ts, presence.ts, locks.ts) plug in through the hooks at the end of this class.
+// Tokens (token.ts): the tokenProvider is asked on every (re)connect and shortly before the token expires;
+// a newer token moves us to a new connection at once ('token-refresh'), the way a dropped one comes back.
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { Emitter } from '../emitter';
 import { requestId } from '../util';
 import { ErrorCodes } from './codes';
 import { fullSignalRHub, HubSocket, type Hub } from './hub';
-import type { ApiBroadcast, ApiResponse, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
+import { TokenSource } from './token';
+import type { ApiBroadcast, ApiResponse, HubMethod, JoinMode, JoinResult, ProviderOptions, ProviderStatus, ResolvedOptions, Session } from './types';
 
 class TimeoutError extends Error {}
 
@@ -38,6 +41,8 @@ export abstract class ProviderConnection extends Emitter {
   session: Session | null = null;
   revision = 0;
   lastError: { code: string; message: string } | null = null;
+  /** True from a planned move to a new connection with a newer token until that connection is up (not "offline"). */
+  refreshingToken = false;
 
   protected readonly _opts: ResolvedOptions;
   protected _connection: Hub | null = null;
@@ -47,6 +52,9 @@ export abstract class ProviderConnection extends Emitter {
   private _attempt = 0;
   private readonly _extraHandlers: [string, (b: ApiBroadcast) => void][] = [];
   private _reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private _tokenTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The token of the current connection, and where the next one comes from. */
+  readonly tokens: TokenSource;
   private readonly _onOnline: () => void;
   private readonly _onOffline: () => void;
   private readonly _onPageHide: () => void;
@@ -69,6 +77,7 @@ export abstract class ProviderConnection extends Emitter {
       invokeTimeout: 15000,
       ...definedOnly(options),
     };
+    this.tokens = new TokenSource(options.token, options.tokenProvider);
 
     this._onOnline = () => {
       this.browserOffline = false;
@@ -126,7 +135,7 @@ export abstract class ProviderConnection extends Emitter {
   }
 
   /** Invokes a hub method with one JSON argument; never throws, failures come back as ApiResponse. */
-  async invoke<T = any>(method: string, body: Record<string, unknown> = {}): Promise<ApiResponse<T>> {
+  async invoke<T = any>(method: HubMethod, body: Record<string, unknown> = {}): Promise<ApiResponse<T>> {
     const connection = this._connection;
     const id = requestId();
     if (!connection || connection.state !== 'Connected') {
@@ -154,7 +163,7 @@ export abstract class ProviderConnection extends Emitter {
   }
 
   /** Sends a hub method without waiting for its answer (awareness, leaving). */
-  protected _send(method: string, body: Record<string, unknown>): void {
+  protected _send(method: HubMethod, body: Record<string, unknown>): void {
     const connection = this._connection;
     if (connection && connection.state === 'Connected') connection.send(method, body).catch(() => {});
   }
@@ -164,9 +173,32 @@ export abstract class ProviderConnection extends Emitter {
     return !!b && b.resourceId === this.resourceId;
   }
 
-  private async _token(): Promise<string> {
-    if (this._opts.tokenProvider) return await this._opts.tokenProvider();
-    return this._opts.token ?? '';
+  private _token(): Promise<string> {
+    return this.tokens.next();
+  }
+
+  /** While connected: ask for a newer token shortly before this one expires, and move to a new connection with it. */
+  private _scheduleTokenRefresh(run: number): void {
+    this._clearTokenTimer();
+    const delay = this.tokens.refreshIn();
+    if (delay === null) return;
+    this._tokenTimer = setTimeout(async () => {
+      this._tokenTimer = null;
+      let newer: string | null = null;
+      try {
+        newer = await this.tokens.newer();
+      } catch {
+        // the host could not give one now: the server closes at expiry and the reconnect asks again
+      }
+      if (run !== this._runId || !newer || !this.wsconnected) return;
+      await this._drop('token-refresh');
+      if (this.shouldConnect && !this._destroyed) this._connectNow(); // at once, not after the backoff
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  private _clearTokenTimer(): void {
+    if (this._tokenTimer) clearTimeout(this._tokenTimer);
+    this._tokenTimer = null;
   }
 
   /** A new hub connection with every layer's events subscribed (not started). */
@@ -225,6 +257,8 @@ export abstract class ProviderConnection extends Emitter {
       this.wsconnecting = false;
       this.wsconnected = true;
       this._attempt = 0;
+      this.refreshingToken = false;
+      this._scheduleTokenRefresh(run);
       this.emit('status', [{ status: 'connected' }]);
       await this._afterJoin(run);
     } catch (err) {
@@ -241,9 +275,11 @@ export abstract class ProviderConnection extends Emitter {
     const connection = this._connection;
     this._connection = null;
     this._runId++;
+    this.refreshingToken = reason === 'token-refresh';
     const was = this.wsconnected || this.wsconnecting;
     this.wsconnected = false;
     this.wsconnecting = false;
+    this._clearTokenTimer();
     this._onDown(false);
     if (connection) connection.stop().catch(() => {});
     if (was) {
@@ -280,6 +316,7 @@ export abstract class ProviderConnection extends Emitter {
       this._runId++;
       this.wsconnected = false;
       this.wsconnecting = false;
+      this._clearTokenTimer();
       this._onDown(true);
       connection.stop().catch(() => {});
       this.emit('status', [{ status: 'disconnected' }]);

@@ -4,10 +4,17 @@
 // announces every grant, renewal and end with lock:* events, and makes us an editor only while we hold a
 // lock. We renew ours every quarter of its TTL with lock:heartbeat, keep the session alive with heartbeat,
 // and take a freed lock automatically when we asked to edit (autoAcquire) and our role may lock.
+// Reconnecting (a dropped socket, a token refresh) the server gives our lock back to the new connection once
+// it has noticed the old one is gone (the grace period); a join that races ahead of that hears LOCK_HELD with
+// ourselves as the holder, so we ask again (reclaiming: still an editor to the page meanwhile, the edits wait as
+// unsent) for as long as the server may take to notice a dead socket (its client timeout, 30 s).
 import type { Hub } from './connection';
 import { ErrorCodes } from './codes';
 import { Presence } from './presence';
 import type { ApiBroadcast, ApiResponse, JoinResult, LockDenied, LockView } from './types';
+
+/** How long we ask for our own lock back after a reconnect: SignalR's default client timeout (30 s) and some. */
+const RECLAIM_FOR_MS = 35_000;
 
 export abstract class Locks extends Presence {
   modeReason: string | null = null;
@@ -20,6 +27,9 @@ export abstract class Locks extends Presence {
   private _acquiring = false;
   private _heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private _lockTimer: ReturnType<typeof setInterval> | null = null;
+  private _reclaimTimer: ReturnType<typeof setTimeout> | null = null;
+  /** True while we ask for our own lock back after a reconnect (the old connection still held it). */
+  reclaiming = false;
 
   /** Whether our role may lock this resource, as far as the server told us (by code or by the join answer). */
   get mayLock(): boolean {
@@ -94,6 +104,13 @@ export abstract class Locks extends Presence {
   }
 
   protected _applyLocks(data: JoinResult): void {
+    const hadLock = !!this.lock || this.reclaiming;
+    this._stopReclaim();
+    if (hadLock && data.mode === 'viewer' && data.lockDenied?.code === ErrorCodes.LockHeld && data.lockDenied.holder?.userId === this.session?.userId) {
+      this.reclaiming = true;
+      data = { ...data, lockDenied: null }; // not someone else's lock: no "locked by" for the page
+      this._reclaim(Date.now(), 150);
+    }
     this.mode = data.mode;
     this.modeReason = data.modeReason ?? null;
     this.locks = data.locks ?? [];
@@ -104,6 +121,32 @@ export abstract class Locks extends Presence {
     this._mayLock = !(data.requestedMode === 'editor' && data.mode === 'viewer' && !data.lockDenied);
   }
 
+  /** Asks for our own lock again, 150 ms, 300 ms ... at most 4 s apart; gives up (a real second tab holds it) after RECLAIM_FOR_MS. */
+  private _reclaim(startedAt: number, delay: number): void {
+    this._reclaimTimer = setTimeout(async () => {
+      this._reclaimTimer = null;
+      const r = await this.invoke<LockView>('lock:acquire', { resourceId: this.resourceId });
+      if (!this.reclaiming) return;
+      if (r.success && r.data) {
+        this.reclaiming = false;
+        this._setOwnLock(r.data);
+        if (this._hasUnsentFlag) void this._resync();
+      } else if (Date.now() - startedAt < RECLAIM_FOR_MS && this.wsconnected && r.error?.code === ErrorCodes.LockHeld) {
+        this._reclaim(startedAt, Math.min(4000, delay * 2));
+      } else {
+        this._stopReclaim();
+        if (r.error) this.emit('lock-denied', [{ code: r.error.code, message: r.error.message, holder: r.error.details?.holder, expiresAt: r.error.details?.expiresAt }]);
+        this.emit('lock', [null]);
+      }
+    }, delay);
+  }
+
+  private _stopReclaim(): void {
+    if (this._reclaimTimer) clearTimeout(this._reclaimTimer);
+    this._reclaimTimer = null;
+    this.reclaiming = false;
+  }
+
   protected _emitJoinLocks(): void {
     this.emit('locks', [this.locks]);
     if (this.lockDenied) this.emit('lock-denied', [this.lockDenied]);
@@ -112,6 +155,7 @@ export abstract class Locks extends Presence {
   private _setOwnLock(lock: LockView | null): void {
     this.lock = lock;
     if (lock) {
+      this._stopReclaim();
       this.locks = this.locks.filter((l) => l.lockId !== lock.lockId).concat([lock]);
       this.mode = 'editor';
       this.lockDenied = null;
@@ -169,5 +213,7 @@ export abstract class Locks extends Presence {
   protected override _onDown(left: boolean): void {
     super._onDown(left);
     this._stopHeartbeats();
+    if (this._reclaimTimer) clearTimeout(this._reclaimTimer); // (reclaiming stays: the next join decides)
+    this._reclaimTimer = null;
   }
 }

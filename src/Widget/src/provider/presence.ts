@@ -3,17 +3,22 @@
 // Presence (who is here, in which mode) is the server's: the join answer, user:joined / user:left, and
 // resource:all_users, which the server sends on every join, leave and lock change of the resource's family
 // with each member's current mode. Awareness (y-protocols) carries only cursors and focus; the server
-// relays it and keeps the latest state of every client, which it hands to each newcomer on join.
+// relays it and keeps the latest state of every client, which it hands to each newcomer on join. A relay names
+// the sender's session (the server's, from the token): awarenessSessions binds each awareness client id to it, so
+// a peer claiming another user's id in its state is still shown as itself (newcomer snapshots carry no session:
+// there the claimed id is used until that peer's next update).
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { fromBase64, toBase64 } from '../util';
 import type { Hub } from './connection';
 import { DocSync } from './sync';
-import type { AllUsers, ApiBroadcast, JoinResult, PresenceUser, ProviderOptions } from './types';
+import type { AllUsers, ApiBroadcast, DocUpdatePayload, JoinResult, PresenceUser, ProviderOptions } from './types';
 
 export abstract class Presence extends DocSync {
   users: PresenceUser[] = [];
   allUsers: AllUsers | null = null;
+  /** Awareness client id -> the session that sent it, as the server said in its relay. */
+  readonly awarenessSessions = new Map<number, string>();
 
   private readonly _onAwarenessUpdate: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void;
 
@@ -29,9 +34,19 @@ export abstract class Presence extends DocSync {
 
   protected override _wire(connection: Hub): void {
     super._wire(connection);
-    connection.on('awareness:update', (b: ApiBroadcast<{ update: string }>) => {
+    connection.on('awareness:update', (b: ApiBroadcast<DocUpdatePayload>) => {
       if (!this._mine(b)) return;
-      awarenessProtocol.applyAwarenessUpdate(this.awareness, fromBase64(b.payload.update), this);
+      const session = b.payload.sessionId;
+      const bind = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
+        for (const c of added.concat(updated)) if (session) this.awarenessSessions.set(c, session);
+        for (const c of removed) this.awarenessSessions.delete(c);
+      };
+      this.awareness.on('update', bind);
+      try {
+        awarenessProtocol.applyAwarenessUpdate(this.awareness, fromBase64(b.payload.update), this);
+      } finally {
+        this.awareness.off('update', bind);
+      }
     });
     connection.on('user:joined', (b: ApiBroadcast<{ user: PresenceUser }>) => {
       if (!this._mine(b)) return;
@@ -79,6 +94,7 @@ export abstract class Presence extends DocSync {
     // Others' cursors are stale once we are not connected; the server sends them again on the next join.
     const others = Array.from(this.awareness.getStates().keys()).filter((c) => c !== this.doc.clientID);
     awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
+    this.awarenessSessions.clear();
   }
 
   protected override _onDestroy(): void {

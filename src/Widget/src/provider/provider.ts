@@ -12,7 +12,7 @@ import type * as Y from 'yjs';
 import { Locks } from './locks';
 import type { JoinResult, ProviderOptions } from './types';
 
-export type { AllUsers, ApiBroadcast, ApiResponse, JoinMode, LockDenied, LockHandedOver, LockRequestDeclined, LockRequestView, LockView, PresenceUser, ProviderOptions, ProviderStatus, Session } from './types';
+export type { AllUsers, ApiBroadcast, ApiResponse, JoinMode, LockDenied, LockHandedOver, LockRequestDeclined, LockRequestView, LockView, PresenceUser, ProviderOptions, ProviderStatus, ResourceUpdatedPayload, Session, TriggeredBy } from './types';
 
 export class CollabProvider extends Locks {
   constructor(serverUrl: string, resourceId: string, doc: Y.Doc, options: ProviderOptions = {}) {

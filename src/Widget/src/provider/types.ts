@@ -1,13 +1,26 @@
-// The provider's options and the hub's wire shapes (docs/PROTOCOL.md) as the widget reads them.
+// The provider's options and the hub's wire shapes as the widget reads them.
+//
+// The wire shapes are not written here: they are the declarations generated from the C# message records
+// (docs/wire-types.d.ts as `@collab/wire-types`, `CollabAkka.Node.dll wire-docs docs`; WireDocumentTests fails when that file is stale),
+// imported as types only (esbuild erases them, nothing reaches the bundle). Where the widget reads a field
+// narrower than the record declares it (a mode as 'editor' | 'viewer'), Narrow<> only accepts a field that
+// exists in the record with a type assignable to the record's, so a renamed or retyped field fails tsc
+// (tests/browser/typecheck.test.mjs) instead of drifting.
 import type * as awarenessProtocol from 'y-protocols/awareness';
+import type * as Wire from '@collab/wire-types'; // docs/wire-types.d.ts (tsconfig paths)
 
 export type JoinMode = 'editor' | 'viewer';
 
 export type ProviderStatus = 'disconnected' | 'connecting' | 'connected';
 
 export interface ProviderOptions {
-  /** A JWT, or a function returning one (called on every (re)connect). */
+  /** A JWT (fixed; when it expires the server closes the connection and the widget cannot come back). */
   token?: string;
+  /**
+   * Returns a current JWT. Called for the first connection, on every reconnect, and shortly before the
+   * current token expires (then the widget moves to a new connection at once); unsent edits are kept and
+   * re-sent after the resync.
+   */
   tokenProvider?: () => string | Promise<string>;
   /** Requested mode: editor takes the lock when free (default editor). */
   mode?: JoinMode;
@@ -30,130 +43,62 @@ export interface ProviderOptions {
 export type ResolvedOptions = Required<Pick<ProviderOptions, 'hubPath' | 'transport' | 'autoAcquire' | 'minReconnectDelay' | 'maxReconnectDelay' | 'invokeTimeout'>> &
   ProviderOptions;
 
-export interface Session {
-  sessionId: string;
-  userId: string;
-  username: string;
-  role: string;
-  serverTime: string;
-  nodeId: string;
-  sessionTtlSeconds: number;
-  heartbeatIntervalSeconds: number;
-}
+/** `T` with field `K` (which must exist in `T`) narrowed to `V` (which must be assignable to `T[K]`); optional stays optional. */
+type Narrow<T, K extends keyof T, V extends T[K]> = { [P in keyof T]: P extends K ? V : T[P] };
 
-export interface PresenceUser {
-  userId: string;
-  username: string;
-  role: string;
-  mode: JoinMode;
-  joinedAt: string;
-  sessionId: string;
-}
+export type ErrorCode = Wire.ErrorCode;
 
-export interface LockView {
-  lockId: string;
-  resourceId: string;
-  holder: { userId: string; username: string };
-  acquiredAt: string;
-  expiresAt: string;
-  fencingToken: number;
-  ttlSeconds: number;
-}
+/** The `connected` event: who the server says we are. */
+export type Session = Wire.ConnectedEvent;
 
-export interface LockDenied {
-  code: string;
-  message: string;
-  holder?: { userId: string; username: string } | null;
-  expiresAt?: string | null;
-}
+export type PresenceUser = Narrow<Wire.PresenceUser, 'mode', JoinMode>;
 
-export interface AllUsers {
-  parentResourceId: string;
-  totalCount: number;
-  subResources: { subResourceId: string; users: PresenceUser[] }[];
-}
+export type LockParty = Wire.LockHolder;
+
+export type LockView = Wire.LockView;
+
+export type LockDenied = Wire.LockDenied;
+
+export type AllUsers = Narrow<Wire.AllUsersPayload, 'subResources', (Narrow<Wire.SubResourceUsers, 'users', PresenceUser[]>)[]>;
 
 /** Data of a successful resource:join. */
-export interface JoinResult {
-  resourceId: string;
-  parentResourceId: string;
-  mode: JoinMode;
-  requestedMode: JoinMode;
-  modeReason?: string | null;
-  users?: PresenceUser[];
-  revision?: number;
-  lock?: LockView | null;
-  lockDenied?: LockDenied | null;
-  locks?: LockView[];
-}
+export type JoinResult = Narrow<Narrow<Narrow<Wire.JoinResult, 'mode', JoinMode>, 'requestedMode', JoinMode>, 'users', PresenceUser[]>;
 
-export interface ApiError {
-  code: string;
-  message: string;
-  details?: any;
-}
+export type DocSyncResult = Wire.DocSyncResult;
 
-export interface ApiResponse<T = any> {
-  success: boolean;
-  requestId?: string;
-  data?: T;
-  error?: ApiError;
-  newRevision?: number;
-  timestamp: string;
-}
+export type DocUpdatePayload = Wire.DocUpdatePayload;
 
-export interface ApiBroadcast<T = any> {
-  event: string;
-  resourceId: string;
-  payload: T;
-  triggeredBy?: { userId: string; username: string; action: string } | null;
-  newRevision: number;
-  timestamp: string;
-}
+export type UserPresencePayload = Narrow<Wire.UserPresencePayload, 'user', PresenceUser>;
 
-// ---- lock hand-over requests (issue 15 §1): the wire names are the issue's; the server side is not built yet,
-// so the payload fields below are the widget's proposal (CollabProvider.requestLock and its events).
+export type LockEndedPayload = Wire.LockEndedPayload;
 
-export interface LockParty {
-  userId: string;
-  username: string;
-}
+/** Payload of resource:updated (an external system's webhook, docs/INTEGRATION.md). */
+export type ResourceUpdatedPayload = Wire.ResourceUpdatedPayload;
+
+export type TriggeredBy = Wire.TriggeredBy;
+
+/** `details` depends on the code (LOCK_HELD: holder, expiresAt; RATE_LIMITED: retryAfterMs). */
+export type ApiError = Narrow<Wire.ApiError, 'details', any>;
+
+export type ApiResponse<T = any> = Narrow<Narrow<Wire.ApiResponse, 'data', T | undefined>, 'error', ApiError | undefined>;
+
+export type ApiBroadcast<T = any> = Wire.ApiBroadcast<T>;
+
+/** Hub methods and events by name, with their request, result and payload types. */
+export type HubMethod = Wire.CollabMethodName;
+export type HubEvent = Wire.CollabEventName;
+export type HubEventBody<E extends HubEvent> = Wire.CollabEvents[E];
+
+// ---- lock hand-over requests (issue 15 §1): the widget's chunk (chunks/handover.ts) reads these records.
 
 /** Data of lock:request's answer and payload of lock:requested (sent to the holder). */
-export interface LockRequestView {
-  lockRequestId: string;
-  resourceId?: string;
-  requester: LockParty;
-  holder?: LockParty | null;
-  /** The lock asked for. */
-  lockId?: string;
-  reason?: string | null;
-  requestedAt?: string;
-  /** When the lock passes by itself if the holder stays idle (null: never). */
-  autoPassAt?: string | null;
-}
+export type LockRequestView = Wire.LockRequestView;
 
 /** Payload of lock:handed-over: the lock (a new fencing token) now belongs to `to`. */
-export interface LockHandedOver {
-  lockRequestId?: string | null;
-  from: LockParty;
-  to: LockParty;
-  lock: LockView;
-  /** The lock that ended, when the hand-over gave the new holder a new lock id. */
-  previousLockId?: string | null;
-  previousFencingToken?: number;
-  automatic?: boolean;
-}
+export type LockHandedOver = Wire.LockHandedOver;
 
 /**
  * Payload of lock:request-declined (sent to the requester and the holder; `expired` when nobody answered in time).
  * `reason`: why it ended: declined, expired, requester_left, lock_ended, superseded.
  */
-export interface LockRequestDeclined {
-  lockRequestId: string;
-  resourceId?: string;
-  requester: LockParty;
-  by?: LockParty | null;
-  reason?: string | null;
-  expired?: boolean;
-}
+export type LockRequestDeclined = Wire.LockRequestDeclined;
