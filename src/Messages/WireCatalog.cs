@@ -38,6 +38,8 @@ public static class WireCatalog
     [
         new(EventNames.Connected, typeof(ConnectedEvent), false, "Sent once to a new connection."),
         new(EventNames.Error, typeof(ApiError), false, "A refusal not tied to an invocation (e.g. too many connections)."),
+        new(EventNames.ConnectionClosing, typeof(ConnectionClosingEvent), false,
+            "The server is about to close this connection: reason sessions_revoked (an administrator revoked this user's sessions: get a new token before reconnecting) or node_shutdown (reconnect after reconnectAfterMs, to any node)."),
         new(EventNames.UserJoined, typeof(UserPresencePayload), true, "A user joined the resource."),
         new(EventNames.UserLeft, typeof(UserPresencePayload), true, "A user left the resource."),
         new(EventNames.AllUsers, typeof(AllUsersPayload), true, "Everyone in every resource of the family (sent to the whole family)."),

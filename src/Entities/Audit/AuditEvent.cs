@@ -61,4 +61,5 @@ public static class AuditEventTypes
     public const string ResourceReadDenied = "RESOURCE_READ_DENIED";
     public const string WebhookReceived = "WEBHOOK_RECEIVED";
     public const string WebhookRejected = "WEBHOOK_REJECTED";
+    public const string SessionsRevoked = "SESSIONS_REVOKED";
 }

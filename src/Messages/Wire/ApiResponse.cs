@@ -50,3 +50,10 @@ public sealed record ConnectedEvent(
     string NodeId,
     double SessionTtlSeconds,
     double HeartbeatIntervalSeconds);
+
+/// <summary>
+/// Sent just before the server closes a connection on purpose. <paramref name="Reason"/>: <c>sessions_revoked</c> (the
+/// token is no longer accepted; reconnect only with a token issued after this) or <c>node_shutdown</c>;
+/// <paramref name="ReconnectAfterMs"/>: how long to wait before reconnecting (0: at once).
+/// </summary>
+public sealed record ConnectionClosingEvent(string Reason, int ReconnectAfterMs);

@@ -153,7 +153,7 @@ public static partial class ClusterBootstrapping
             }
             var body = JsonConvert.SerializeObject(new HttpBootstrapJsonProtocol.SeedNodes(self.UniqueAddress.Address, members));
             return Results.Text(body, "application/json");
-        }).ExcludeFromDescription();
+        }).WithSummary("Cluster bootstrap contact point (Akka.Management's format): this node's address and the members that are up.");
         return app;
     }
 

@@ -135,6 +135,10 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
         services.AddHostedService<ClusterGauges>();
+        services.AddSingleton<SessionCloser>();
+        services.AddSingleton<SessionRevocations>();
+        services.AddSingleton<SessionRevocationReplication>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionRevocationReplication>());
         services.AddSingleton<CollabHubFilter>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<NodeMetrics>();
@@ -197,6 +201,7 @@ public static partial class CollabNodeBuilder
         app.MapCollab(devTokensEnabled);
         app.MapCluster();
         app.MapBootstrapSeedNodes();
+        SessionRevocationReplication.MapSessionRevocation(app);
         app.MapOpenApi(); // /openapi/v1.json
         if (embedded)
         {

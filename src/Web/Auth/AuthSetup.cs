@@ -3,6 +3,7 @@ using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Web.Http;
+using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using CollabAkka.Web.Security;
 using Microsoft.AspNetCore.Http;
@@ -82,6 +83,12 @@ public static class AuthSetup
                     if (TokenRules.Check(context.Principal, context.SecurityToken, security.MaxTokenLifetime, DateTimeOffset.UtcNow) is { } refusal)
                     {
                         context.Fail(new CollabTokenRejectedException(refusal));
+                    }
+                    else if (context.HttpContext.RequestServices.GetService<SessionRevocations>() is { } revocations &&
+                             context.Principal?.FindFirst("sub")?.Value is { } subject &&
+                             revocations.Refuses(subject, SessionRevocations.IssuedAt(context.Principal)))
+                    {
+                        context.Fail(new CollabTokenRejectedException("token revoked: this user's sessions were ended; get a new token"));
                     }
                     return Task.CompletedTask;
                 },

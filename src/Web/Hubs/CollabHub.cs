@@ -45,7 +45,7 @@ public sealed partial class CollabHub(
         var member = CreateMember(Context);
         var http = Context.GetHttpContext();
         var transport = Context.Features.Get<IHttpTransportFeature>()?.TransportType.ToString() ?? "Unknown";
-        var session = new Session(member, transport, now, Context.Abort);
+        var session = new Session(member, transport, now, Context.Abort, SessionRevocations.IssuedAt(Context.User));
         if (!registry.TryRegister(session, Options.MaxConnectionsPerUser, out var existing))
         {
             var message = $"User {member.UserId} already has {existing} open connections; the limit is " +

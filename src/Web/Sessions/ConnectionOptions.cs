@@ -31,4 +31,10 @@ public sealed class ConnectionOptions
 
     /// <summary>Largest hub message in bytes (SignalR closes the connection above it).</summary>
     public long MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// When the server closes a connection on purpose, how long after <c>connection:closing</c> it waits for the client
+    /// to close by itself (and for the event to leave the socket) before it cuts the connection.
+    /// </summary>
+    public TimeSpan ClosingGrace { get; set; } = TimeSpan.FromSeconds(1);
 }

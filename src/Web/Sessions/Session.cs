@@ -12,9 +12,10 @@ public sealed class Session
     private double _tokens;
     private long _tokensAtTicks;
 
-    public Session(MemberInfo member, string transport, DateTimeOffset connectedAt, Action abort)
+    public Session(MemberInfo member, string transport, DateTimeOffset connectedAt, Action abort, DateTimeOffset? tokenIssuedAt = null)
     {
         Member = member;
+        TokenIssuedAt = tokenIssuedAt;
         Transport = transport;
         ConnectedAt = connectedAt;
         Abort = abort;
@@ -30,8 +31,18 @@ public sealed class Session
     public string Transport { get; }
     public DateTimeOffset ConnectedAt { get; }
 
+    /// <summary>When the connection's token was issued (its <c>iat</c>), if it says; revocations compare against it.</summary>
+    public DateTimeOffset? TokenIssuedAt { get; }
+
     /// <summary>Closes the underlying connection.</summary>
     public Action Abort { get; }
+
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the session has ended (<see cref="SessionLifecycle"/>), however it ended.</summary>
+    public Task Ended => _ended.Task;
+
+    internal void MarkEnded() => _ended.TrySetResult();
 
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
 

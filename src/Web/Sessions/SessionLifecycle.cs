@@ -25,6 +25,7 @@ public sealed partial class SessionLifecycle(
         {
             return;
         }
+        session.MarkEnded();
         var roots = session.Roots;
         var correlationId = Guid.NewGuid().ToString("N");
         foreach (var root in roots)
