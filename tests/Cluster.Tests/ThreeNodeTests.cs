@@ -143,6 +143,33 @@ public sealed class ThreeNodeTests(ThreeNodeFixture fixture) : IClassFixture<Thr
         }
     }
 
+    [Fact]
+    public async Task RevokingAUserOnOneNodeClosesItsConnectionsOnEveryNodeAndEveryNodeRefusesItsOldToken()
+    {
+        var userId = Id("revoked-");
+        var onTwo = await Cluster[1].GetTokenAsync(userId, "Dr. Revoked");
+        var onThree = await Cluster[2].GetTokenAsync(userId, "Dr. Revoked");
+        await using var second = await CollabTestClient.ConnectAsync(Cluster[1].BaseUrl, onTwo);
+        await using var third = await CollabTestClient.ConnectAsync(Cluster[2].BaseUrl, onThree);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/users/{userId}/revoke-sessions");
+        request.Headers.Authorization = new("Bearer", await Cluster[0].GetTokenAsync("op-revoke", "Operator", "admin"));
+        using var response = await Cluster[0].Http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+
+        foreach (var client in new[] { second, third })
+        {
+            Assert.Equal("sessions_revoked", (await client.WaitForAsync("connection:closing")).GetProperty("reason").GetString());
+            await client.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        // Each node checks the replicated revocation itself (each test node signs its own dev tokens, so each is asked with its own).
+        foreach (var (node, token) in new[] { (Cluster[1], onTwo), (Cluster[2], onThree) })
+        {
+            var refused = await Assert.ThrowsAsync<HubConnectRefusedException>(() => CollabTestClient.ConnectAsync(node.BaseUrl, token));
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+    }
+
     private static double Metric(string scrape, string series)
     {
         var line = scrape.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
