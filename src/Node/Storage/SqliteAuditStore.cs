@@ -14,6 +14,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     public Task AppendAsync(IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken) =>
         Wrap(async () =>
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using var insert = connection.CreateCommand();
@@ -99,6 +100,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     public Task<int> PurgeAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken) =>
         Wrap(async () =>
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var delete = connection.CreateCommand();
             delete.CommandText = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE ts_ms < $cutoff ORDER BY id LIMIT $n)";

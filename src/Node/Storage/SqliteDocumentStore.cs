@@ -11,6 +11,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
         ArgumentNullException.ThrowIfNull(updates);
         return Wrap(async () =>
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = connection.BeginTransaction(deferred: false);
             // BEGIN IMMEDIATE: no other writer runs until we commit, so these epochs stay current.
@@ -88,6 +89,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
         ArgumentNullException.ThrowIfNull(snapshot);
         return Wrap(async () =>
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = connection.BeginTransaction(deferred: false);
             if (await SqliteEpochs.CurrentAsync(connection, tx, StoreKeys.RootOf(snapshot.ResourceId), cancellationToken).ConfigureAwait(false) != snapshot.Epoch)

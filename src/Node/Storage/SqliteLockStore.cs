@@ -14,6 +14,7 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
     {
         try
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = connection.BeginTransaction(deferred: false);
             await using var claim = connection.CreateCommand();
@@ -91,6 +92,7 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
         ArgumentNullException.ThrowIfNull(record);
         try
         {
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var upsert = connection.CreateCommand();
             // One autocommit statement: the row is written only while the root is still at this epoch, and a new lock
@@ -129,6 +131,7 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
         try
         {
             var root = StoreKeys.RootOf(resourceId);
+            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var delete = connection.CreateCommand();
             // One autocommit statement, fenced by the epoch. Nothing deleted: either the epoch moved on (fenced) or the
