@@ -44,6 +44,11 @@ public sealed class Session
 
     internal void MarkEnded() => _ended.TrySetResult();
 
+    private int _closing;
+
+    /// <summary>True for the first caller only: the one that closes this session on purpose (<see cref="SessionCloser"/>).</summary>
+    internal bool TryBeginClosing() => Interlocked.Exchange(ref _closing, 1) == 0;
+
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
 
     public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastActivityTicks, now.UtcTicks);

@@ -22,6 +22,10 @@ public sealed class SessionCloser(
     public async Task CloseAsync(Session session, string reason, int reconnectAfterMs)
     {
         ArgumentNullException.ThrowIfNull(session);
+        if (!session.TryBeginClosing())
+        {
+            return; // already being closed (a revocation applied twice, or a shutdown racing it)
+        }
         try
         {
             await hub.Clients.Client(session.ConnectionId).SendAsync(EventNames.ConnectionClosing,
