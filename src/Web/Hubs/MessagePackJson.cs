@@ -12,7 +12,9 @@ namespace CollabAkka.Web.Hubs;
 /// <see cref="JsonElement"/> a JSON client sends, so both protocols reach the hub's one validation path
 /// (<c>TryBind</c>, <c>TryBytes</c>) and get the same error codes:
 /// <list type="bullet">
-/// <item><c>bin</c> becomes a base64 string (the hub decodes it, with its size limits, like a JSON client's base64);</item>
+/// <item><c>bin</c> as the top-level <c>update</c> or <c>stateVector</c> (the byte fields of doc:sync, doc:update and
+/// awareness:update) becomes a base64 string: the hub decodes it, with its size limits, like a JSON client's base64.
+/// <c>bin</c> anywhere else becomes an array of byte numbers (so in a string field it is a shape error, VALIDATION_FAILED);</item>
 /// <item>a <c>str</c> that is not valid UTF-8 becomes the JSON string <c>"\ud800"</c> (a lone surrogate), which the
 /// hub refuses with VALIDATION_FAILED exactly as it refuses a JSON client's lone surrogate;</item>
 /// <item>map keys must be <c>str</c> (an integer key becomes its decimal text); NaN and infinities become strings
@@ -37,19 +39,22 @@ public static class MessagePackJson
 
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth + 1 };
 
-    /// <summary>Reads one MessagePack value as the JSON value a JSON client would have sent.</summary>
-    public static JsonElement ReadElement(ref MessagePackReader reader)
+    /// <summary>
+    /// Reads one MessagePack value as the JSON value a JSON client would have sent. <paramref name="anyBinAsBase64"/>: every
+    /// <c>bin</c> becomes base64 (a client reading the server's answers and events, where bin is only ever base64 data).
+    /// </summary>
+    public static JsonElement ReadElement(ref MessagePackReader reader, bool anyBinAsBase64 = false)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            WriteJson(ref reader, json, 0);
+            WriteJson(ref reader, json, 0, bytesField: anyBinAsBase64, anyBinAsBase64);
         }
         var jsonReader = new Utf8JsonReader(buffer.WrittenSpan, ReaderOptions);
         return JsonElement.ParseValue(ref jsonReader);
     }
 
-    private static void WriteJson(ref MessagePackReader reader, Utf8JsonWriter json, int depth)
+    private static void WriteJson(ref MessagePackReader reader, Utf8JsonWriter json, int depth, bool bytesField, bool anyBin)
     {
         switch (reader.NextMessagePackType)
         {
@@ -85,14 +90,20 @@ public static class MessagePackJson
                 WriteText(ref reader, json, name: false);
                 break;
             case MessagePackType.Binary:
-                var bytes = reader.ReadBytes() ?? default;
-                if (bytes.IsSingleSegment)
+                var sequence = reader.ReadBytes() ?? default;
+                ReadOnlySpan<byte> bytes = sequence.IsSingleSegment ? sequence.FirstSpan : sequence.ToArray();
+                if (bytesField)
                 {
-                    json.WriteBase64StringValue(bytes.FirstSpan);
+                    json.WriteBase64StringValue(bytes);
                 }
                 else
                 {
-                    json.WriteBase64StringValue(bytes.ToArray());
+                    json.WriteStartArray();
+                    foreach (var b in bytes)
+                    {
+                        json.WriteNumberValue(b);
+                    }
+                    json.WriteEndArray();
                 }
                 break;
             case MessagePackType.Array:
@@ -101,7 +112,7 @@ public static class MessagePackJson
                 json.WriteStartArray();
                 for (var i = 0; i < length; i++)
                 {
-                    WriteJson(ref reader, json, depth + 1);
+                    WriteJson(ref reader, json, depth + 1, bytesField: anyBin, anyBin);
                 }
                 json.WriteEndArray();
                 break;
@@ -111,10 +122,11 @@ public static class MessagePackJson
                 json.WriteStartObject();
                 for (var i = 0; i < count; i++)
                 {
+                    var isBytesField = false;
                     switch (reader.NextMessagePackType)
                     {
                         case MessagePackType.String:
-                            WriteText(ref reader, json, name: true);
+                            isBytesField = WriteText(ref reader, json, name: true) && depth == 0;
                             break;
                         case MessagePackType.Integer:
                             json.WritePropertyName(reader.ReadInt64().ToString(CultureInfo.InvariantCulture));
@@ -122,7 +134,7 @@ public static class MessagePackJson
                         default:
                             throw new MessagePackSerializationException("Map keys must be strings.");
                     }
-                    WriteJson(ref reader, json, depth + 1);
+                    WriteJson(ref reader, json, depth + 1, isBytesField || anyBin, anyBin);
                 }
                 json.WriteEndObject();
                 break;
@@ -143,7 +155,8 @@ public static class MessagePackJson
         }
     }
 
-    private static void WriteText(ref MessagePackReader reader, Utf8JsonWriter json, bool name)
+    /// <summary>Writes a str as a JSON string or property name; true when it is one of the byte fields' names.</summary>
+    private static bool WriteText(ref MessagePackReader reader, Utf8JsonWriter json, bool name)
     {
         var sequence = reader.ReadStringSequence() ?? default;
         ReadOnlySpan<byte> utf8 = sequence.IsSingleSegment ? sequence.FirstSpan : sequence.ToArray();
@@ -152,11 +165,9 @@ public static class MessagePackJson
             if (name)
             {
                 json.WritePropertyName(utf8);
+                return utf8.SequenceEqual("update"u8) || utf8.SequenceEqual("stateVector"u8);
             }
-            else
-            {
-                json.WriteStringValue(utf8);
-            }
+            json.WriteStringValue(utf8);
         }
         else if (name)
         {
@@ -167,6 +178,7 @@ public static class MessagePackJson
             // Text that is not Unicode: handed on as a lone surrogate, which the hub refuses (VALIDATION_FAILED).
             json.WriteRawValue("\"\\ud800\""u8, skipInputValidation: true);
         }
+        return false;
     }
 
     /// <summary>

@@ -50,7 +50,8 @@ public static class WireMessagePack
 
     private sealed class JsonElementFormatter(Func<string, bool>? bytesProperty) : IMessagePackFormatter<JsonElement>
     {
-        public JsonElement Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options) => MessagePackJson.ReadElement(ref reader);
+        public JsonElement Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options) =>
+            MessagePackJson.ReadElement(ref reader, anyBinAsBase64: bytesProperty is not null); // a client: bin is only ever data
 
         public void Serialize(ref MessagePackWriter writer, JsonElement value, MessagePackSerializerOptions options) =>
             MessagePackJson.WriteElement(ref writer, value, bytesProperty);
