@@ -123,6 +123,11 @@ public static class WireMessagePackWriter
             case JsonElement element:
                 MessagePackJson.WriteElement(ref writer, element);
                 return;
+            case DateTimeOffset time:
+                // Every answer and event has one: its JSON text without a JsonDocument.
+                var iso = JsonSerializer.SerializeToUtf8Bytes(time, Json);
+                writer.WriteString(iso.AsSpan(1, iso.Length - 2));
+                return;
         }
         var plan = Plans.GetOrAdd(value.GetType(), Build);
         switch (plan.Kind)
