@@ -230,6 +230,8 @@ public sealed class MessagePackProtocolTests
         await Assert.ThrowsAsync<HubException>(() => a.InvokeAsync<Raw>("resource:update",
             Map(("resourceId", doc), ("field", "f"), ("revision", 0), ("value", new Frame(deep)))));
         await Assert.ThrowsAsync<HubException>(() => a.InvokeAsync<Raw>("heartbeat", new Frame([0x81, 0x90, 0xc0])));
+        // A map that promises more entries than the frame holds: the same, the frame's length bounds the damage.
+        await Assert.ThrowsAsync<HubException>(() => a.InvokeAsync<Raw>("heartbeat", new Frame([0x8f, 0xa1, (byte)'a'])));
 
         // Still connected, still answering.
         Assert.Equal(true, (await a.InvokeAsync<Raw>("heartbeat", Map(("requestId", "h-last")))).Map["success"]);
