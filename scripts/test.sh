@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite and prints the totals as its last line: "N passed, N failed".
-#   .NET  : dotnet test over CollabAkka.sln (xunit; in-process nodes on loopback, real WebSockets)
+#   .NET  : dotnet test over CollabAkka.sln (xunit; in-process nodes on loopback, real WebSockets); Gateway.Tests
+#           again on PostgreSQL and again on the MessagePack hub protocol
 #   Node  : node --test tests/js against a started node process (real @microsoft/signalr and yjs peers)
 #   Browser: node --test tests/browser: the widget in headless Debian Chromium (playwright-core) against a started node
 #   Cluster: node --test tests/cluster: deploy/local-cluster.sh (PostgreSQL + 3 nodes + nginx) driven end to end
@@ -51,6 +52,8 @@ PY
   passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
 }
 for proj in tests/*/*.csproj; do run_suite "$proj" "$(basename "$proj" .csproj)"; done
+# The gateway suite again with every test client on the MessagePack hub protocol (issue 14; TestKit TestHubProtocol).
+run_suite tests/Gateway.Tests/Gateway.Tests.csproj Gateway.Tests.messagepack COLLAB_TEST_HUB_PROTOCOL=messagepack
 # The gateway, lock, co-editing and restart/kill tests again with every test node on PostgreSQL (own schema each).
 if [ -n "${COLLAB_TEST_PG:-}" ]; then
   run_suite tests/Gateway.Tests/Gateway.Tests.csproj Gateway.Tests.postgres COLLAB_TEST_STORE=postgres

@@ -66,7 +66,7 @@ public sealed class CollabTestClient : IAsyncDisposable
     {
         // The real SignalR .NET client over WebSockets, the token as access_token (what browsers send), no negotiate
         // round trip: the upgrade request itself is authenticated, so a refusal is its HTTP status.
-        var connection = new HubConnectionBuilder()
+        var connection = TestHubProtocol.Apply(new HubConnectionBuilder())
             .WithUrl(new Uri(baseUrl, "/hubs/collab"), HttpTransportType.WebSockets, o =>
             {
                 o.SkipNegotiation = true;

@@ -18,8 +18,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 const fromWire = (v) => (typeof v === 'string' ? new Uint8Array(Buffer.from(v, 'base64')) : new Uint8Array(v));
 const TOKEN = /\[(\d+)\.(\d+)\]/g;
-// MessagePack hub protocol: a .NET server may write its DTOs' property names as declared (PascalCase) unless it maps
-// them; read either spelling so the generator works with both until the server's MessagePack contract is settled.
+// MessagePack hub protocol: our node writes the JSON names (camelCase, docs/PROTOCOL.md §1); either spelling is read
+// so the generator also works with a .NET server that writes its DTOs' names as declared (PascalCase).
 const pick = (o, k) => o?.[k] ?? o?.[k[0].toUpperCase() + k.slice(1)];
 
 let msgpackProtocol = null;

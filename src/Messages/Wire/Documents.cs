@@ -16,10 +16,10 @@ public sealed record AwarenessRequest(string? ResourceId, string? RequestId, str
 public sealed record ResourceUpdateRequest(string? ResourceId, string? RequestId, string? Field, JsonElement Value, long? Revision);
 
 /// <summary>Data of <c>doc:sync</c>: what the client lacks and the server's state vector, base64.</summary>
-public sealed record DocSyncResult(string ResourceId, string Update, string StateVector, long Revision) : IReplyData;
+public sealed record DocSyncResult(string ResourceId, [property: WireBytes] string Update, [property: WireBytes] string StateVector, long Revision) : IReplyData;
 
 /// <summary>Payload of the <c>doc:update</c> and <c>awareness:update</c> events.</summary>
-public sealed record DocUpdatePayload(string Update, string? SessionId) : IEventPayload;
+public sealed record DocUpdatePayload([property: WireBytes] string Update, string? SessionId) : IEventPayload;
 
 /// <summary>Details of STALE_REVISION: the current revision and content.</summary>
 public sealed record StaleRevisionDetails(long CurrentRevision, RawJson State) : IErrorDetails;

@@ -146,7 +146,9 @@ public static partial class CollabNodeBuilder
         {
             o.MaximumReceiveMessageSize = connectionOptions.MaxMessageBytes;
             o.AddFilter<CollabHubFilter>();
-        }).AddJsonProtocol();
+        }).AddJsonProtocol()
+            // Bytes as bin instead of base64 in JSON; the same contract and validation (docs/PROTOCOL.md §1).
+            .AddMessagePackProtocol(o => o.SerializerOptions = CollabAkka.Web.Hubs.WireMessagePack.ServerOptions);
 
         DevTokenIssuer? devTokens = null;
         if (devTokensEnabled)

@@ -27,6 +27,7 @@ public static class CollabEndpoints
         typeof(CollabEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private static readonly string[] SigningAlgorithms = ["RS256"];
+    private static readonly string[] HubProtocols = ["json", "messagepack"];
 
 
     public static IEndpointRouteBuilder MapCollab(this IEndpointRouteBuilder app, bool devTokens)
@@ -125,7 +126,8 @@ public static class CollabEndpoints
             version = ProductVersion,
             protocolVersion = ProtocolVersion,
             nodeId = node.NodeId,
-            hub = new { path = AuthSetup.HubPath, protocol = "json", methods = MethodNames.All, events = EventNames.All },
+            // protocol: the default (what the widget speaks); protocols: every SignalR hub protocol the node accepts.
+            hub = new { path = AuthSetup.HubPath, protocol = "json", protocols = HubProtocols, methods = MethodNames.All, events = EventNames.All },
             errorCodes = ErrorCodes.All,
             auth = new { algorithms = SigningAlgorithms, devTokens = devTokens is not null, tokenQueryParameter = "access_token" },
             limits = new

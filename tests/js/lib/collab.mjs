@@ -31,12 +31,12 @@ export class Client {
 
   static async connect(userId, username = userId, role = 'doctor', options = {}) {
     const token = options.token ?? await devToken(userId, username, role);
-    const connection = new signalR.HubConnectionBuilder()
+    const builder = new signalR.HubConnectionBuilder()
       .withUrl(`${baseUrl}/hubs/collab`, { accessTokenFactory: () => token, ...(options.http ?? {}) })
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    const client = new Client(connection);
-    await connection.start();
+      .configureLogging(signalR.LogLevel.None);
+    if (options.protocol) builder.withHubProtocol(options.protocol); // e.g. the MessagePack hub protocol
+    const client = new Client(builder.build());
+    await client.connection.start();
     client.connected = await client.waitFor('connected');
     return client;
   }
