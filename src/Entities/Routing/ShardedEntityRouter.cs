@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using CollabAkka.Entities.Resources;
 using CollabAkka.Messages;
@@ -8,26 +9,51 @@ namespace CollabAkka.Entities.Routing;
 /// <summary>
 /// Reaches entities through the resource shard region: an <c>Ask</c> with <see cref="EntityOptions.AskTimeout"/>.
 /// A timeout is an UNAVAILABLE refusal naming the setting, never an exception at the hub.
+/// <para>
+/// Failover: a message the region forwarded to an owner that then died (<c>kill -9</c>) is lost with it, and its caller
+/// would wait out the whole <see cref="EntityOptions.AskTimeout"/>. Commands marked <see cref="IRetrySafeCommand"/>
+/// (applying them twice changes nothing and answers the same way) are therefore asked in attempts of
+/// <see cref="EntityOptions.AttemptTimeout"/> until the ask timeout is spent: once the cluster has downed the dead
+/// member and the coordinator has given its shards a new home, the next attempt is buffered by the region and reaches
+/// the new incarnation. Everything else is asked once (a second release or form save could change something). The
+/// normal path is one <c>Ask</c> and no allocation beyond it; only a timed-out attempt costs anything more.
+/// </para>
 /// </summary>
 public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>> region, EntityOptions options, EntityCensus census) : IEntityRouter
 {
     private IActorRef? _region;
+    private long _retries;
 
     public IReadOnlyCollection<string> ActiveRoots => census.Roots;
+
+    /// <summary>Attempts sent again after going unanswered (since start; exported as a metric).</summary>
+    public long Retries => Interlocked.Read(ref _retries);
 
     public async Task<EntityReply> SendAsync(EntityEnvelope envelope, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(envelope);
         var target = _region ??= await region(cancellationToken).ConfigureAwait(false);
-        try
+        var total = options.AskTimeout;
+        var attempt = envelope.Message is IRetrySafeCommand && options.AttemptTimeout < total ? options.AttemptTimeout : total;
+        var started = attempt < total ? Stopwatch.GetTimestamp() : 0;
+        while (true)
         {
-            return await target.Ask<EntityReply>(envelope, options.AskTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException)
-        {
-            return EntityReply.Refuse(ErrorCodes.Unavailable,
-                $"Resource {envelope.ResourceId.Root.Value} did not answer within {options.AskTimeout.TotalSeconds:0.###} s " +
-                "(Collab:Entities:AskTimeout); nothing is known to have changed. Retry.");
+            try
+            {
+                return await target.Ask<EntityReply>(envelope, attempt, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (attempt < total && total - Stopwatch.GetElapsedTime(started) is var left && left > TimeSpan.Zero)
+            {
+                // Unanswered: its owner may be gone. Sending it again is safe for this command (IRetrySafeCommand).
+                Interlocked.Increment(ref _retries);
+                attempt = left < attempt ? left : attempt;
+            }
+            catch (AskTimeoutException)
+            {
+                return EntityReply.Refuse(ErrorCodes.Unavailable,
+                    $"Resource {envelope.ResourceId.Root.Value} did not answer within {total.TotalSeconds:0.###} s " +
+                    "(Collab:Entities:AskTimeout); nothing is known to have changed. Retry.");
+            }
         }
     }
 }

@@ -33,7 +33,8 @@ public sealed partial class CollabHub(
     IOptions<ConnectionOptions> connectionOptions,
     IOptions<DocumentOptions> documentOptions,
     ResourceReadGuard readGuard,
-    IStoreCircuits circuits) : Hub
+    IStoreCircuits circuits,
+    PresenceReRegistration reRegistration) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -355,6 +356,14 @@ public sealed partial class CollabHub(
         var correlationId = requestId ?? Guid.NewGuid().ToString("N");
         var reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted)
             .ConfigureAwait(false);
+        // After a move the new incarnation may meet this command before the node's re-registration of the connection
+        // (PresenceReRegistration): NOT_JOINED changed nothing, so re-join at once and send it again, transparently.
+        if (reply.Error?.Code == ErrorCodes.NotJoined && command is not (JoinResource or LeaveResource) &&
+            registry.Get(Context.ConnectionId) is { } session &&
+            await reRegistration.ReJoinNowAsync(session, resourceId, correlationId, Context.ConnectionAborted).ConfigureAwait(false))
+        {
+            reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted).ConfigureAwait(false);
+        }
         var now = time.GetUtcNow();
         return reply.Error is { } error
             ? ApiResponse.Fail(requestId, now, error.ToWire())
