@@ -20,7 +20,7 @@ public sealed class EntityOptions
     /// owner that has just died is lost with it; the next attempt reaches the shard's new home once the cluster has
     /// moved it. Longer than a loaded commit (so retries stay rare), short against the failover time.
     /// </summary>
-    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>An entity with no members and nothing to keep is passivated by its region after this long.</summary>
     public TimeSpan PassivateAfter { get; set; } = TimeSpan.FromMinutes(2);
