@@ -19,11 +19,13 @@ public static class EventNames
     public const string LockRequested = "lock:requested";
     public const string LockHandedOver = "lock:handed-over";
     public const string LockRequestDeclined = "lock:request-declined";
+    public const string ConnectionClosing = "connection:closing";
 
     public static readonly IReadOnlyList<string> All =
     [
         Connected, Error, UserJoined, UserLeft, AllUsers, LockAcquired, LockReleased, LockExpired, LockRenewed,
         DocUpdate, AwarenessUpdate, ResourceUpdated, StateChanged, LockRequested, LockHandedOver, LockRequestDeclined,
+        ConnectionClosing,
     ];
 }
 

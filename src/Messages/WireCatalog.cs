@@ -38,6 +38,8 @@ public static class WireCatalog
     [
         new(EventNames.Connected, typeof(ConnectedEvent), false, "Sent once to a new connection."),
         new(EventNames.Error, typeof(ApiError), false, "A refusal not tied to an invocation (e.g. too many connections)."),
+        new(EventNames.ConnectionClosing, typeof(ConnectionClosingEvent), false,
+            "The node closes this connection next (graceful leave, rolling restart): reconnect after reconnectAfterMs (0 = at once, no backoff), rejoin, resync, re-send unacknowledged edits."),
         new(EventNames.UserJoined, typeof(UserPresencePayload), true, "A user joined the resource."),
         new(EventNames.UserLeft, typeof(UserPresencePayload), true, "A user left the resource."),
         new(EventNames.AllUsers, typeof(AllUsersPayload), true, "Everyone in every resource of the family (sent to the whole family)."),

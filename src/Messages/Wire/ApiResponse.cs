@@ -40,6 +40,13 @@ public sealed record ApiBroadcast(
 /// <summary>Who caused a broadcast.</summary>
 public sealed record TriggeredBy(string UserId, string Username, string Action);
 
+/// <summary>
+/// The node is about to close this connection (<c>reason</c>: <c>node_shutdown</c> for a graceful leave or rolling restart):
+/// reconnect after <c>reconnectAfterMs</c> (0: at once, without backoff; a load balancer sends you to another node),
+/// rejoin, resync and re-send what was not acknowledged.
+/// </summary>
+public sealed record ConnectionClosingEvent(string Reason, int ReconnectAfterMs);
+
 /// <summary>Sent once to a new connection.</summary>
 public sealed record ConnectedEvent(
     string SessionId,

@@ -160,6 +160,9 @@ public static class AkkaHosting
     private static string ClusterHocon(ClusterSettings c) => string.Join('\n',
         "akka.actor.serialize-messages = off",
         "akka.log-dead-letters-during-shutdown = off",
+        // The host drives the shutdown (GracefulLeave first, then Akka.Hosting runs coordinated shutdown): Akka's own
+        // SIGTERM hook would hand shards off and leave concurrently, while clients still use this node.
+        "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off",
         $"akka.cluster.failure-detector.heartbeat-interval = {Ms(c.HeartbeatInterval)}",
         $"akka.cluster.failure-detector.acceptable-heartbeat-pause = {Ms(c.AcceptableHeartbeatPause)}",
         "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\"",

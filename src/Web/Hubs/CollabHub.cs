@@ -34,7 +34,8 @@ public sealed partial class CollabHub(
     IOptions<DocumentOptions> documentOptions,
     ResourceReadGuard readGuard,
     IStoreCircuits circuits,
-    PresenceReRegistration reRegistration) : Hub
+    PresenceReRegistration reRegistration,
+    NodeDrain drain) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -47,6 +48,12 @@ public sealed partial class CollabHub(
         var http = Context.GetHttpContext();
         var transport = Context.Features.Get<IHttpTransportFeature>()?.TransportType.ToString() ?? "Unknown";
         var session = new Session(member, transport, now, Context.Abort);
+        if (drain.IsDraining)
+        {
+            // Shutting down: this connection is told to go elsewhere at once (the load balancer picks another node).
+            await Clients.Caller.SendAsync(EventNames.ConnectionClosing, NodeDrain.Closing).ConfigureAwait(false);
+            throw new HubException($"{ErrorCodes.Unavailable}: this node is shutting down (reason {NodeDrain.NodeShutdownReason}); reconnect to another node.");
+        }
         if (!registry.TryRegister(session, Options.MaxConnectionsPerUser, out var existing))
         {
             var message = $"User {member.UserId} already has {existing} open connections; the limit is " +

@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using CollabAkka.Web.Sessions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CollabAkka.Node.Hosting;
+
+/// <summary>
+/// SIGTERM (or any host stop) → a graceful leave, before the ActorSystem's coordinated shutdown runs:
+/// <code>
+///   draining (/ready unready, new connections told connection:closing)
+///     → the resource region hands its shards off (each entity drains its commits first, HandOffStop; messages for a
+///       shard in hand-off are buffered by sharding and delivered to the new owner)
+///     → every connection gets connection:closing {reason: node_shutdown, reconnectAfterMs: 0} and is closed
+///     → Akka.Hosting's coordinated shutdown leaves the cluster
+/// </code>
+/// Clients keep their connections (and a working node behind them) until their entities have moved; then they
+/// reconnect elsewhere at once, rejoin, resync and re-send what was not acknowledged.
+/// </summary>
+internal sealed partial class GracefulLeave(
+    NodeDrain drain,
+    IRequiredActor<ResourceRegion> region,
+    IOptions<ShutdownOptions> options,
+    ILogger<GracefulLeave> logger) : IHostedLifecycleService
+{
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        drain.Begin();
+        try
+        {
+            var shards = await region.GetAsync(cancellationToken).ConfigureAwait(false);
+            // GracefulShutdown: the region hands every shard off through the coordinator, then stops itself.
+            await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false);
+            LeaveLog.HandedOff(logger);
+        }
+        catch (Exception ex) when (ex is TaskCanceledException or OperationCanceledException or AskTimeoutException)
+        {
+            LeaveLog.HandOffTimedOut(logger, options.Value.HandOffTimeout.TotalSeconds);
+        }
+        await drain.CloseConnectionsAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class LeaveLog
+    {
+        [LoggerMessage(EventId = 3510, Level = LogLevel.Information, Message = "Graceful leave: every shard handed off; closing connections.")]
+        public static partial void HandedOff(ILogger logger);
+
+        [LoggerMessage(EventId = 3511, Level = LogLevel.Warning,
+            Message = "Graceful leave: shards not handed off within {Seconds} s (Collab:Shutdown:HandOffTimeout); closing connections anyway.")]
+        public static partial void HandOffTimedOut(ILogger logger, double seconds);
+    }
+}
