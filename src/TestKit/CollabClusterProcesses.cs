@@ -87,6 +87,15 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         _nodes[index] = null;
     }
 
+    /// <summary>SIGTERM and wait for the exit: the node's graceful leave (hand-off, connection:closing) runs.</summary>
+    public async Task StopAsync(int index)
+    {
+        await this[index].StopAsync().ConfigureAwait(false);
+        _nodes[index] = null;
+    }
+
+    public bool IsRunning(int index) => _nodes[index] is not null;
+
     public void Pause(int index) => Signal(this[index].ProcessId, "STOP");
 
     public void Resume(int index) => Signal(this[index].ProcessId, "CONT");

@@ -130,7 +130,9 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<SessionLifecycle>();
         services.AddSingleton<PresenceReRegistration>();
         services.AddSingleton<NodeDrain>();
-        services.AddHostedService<GracefulLeave>();
+        services.AddSingleton<GracefulLeave>();
+        services.AddHostedService(sp => sp.GetRequiredService<GracefulLeave>());
+        services.AddSingleton<IHostLifetime, DrainingLifetime>(); // after the console lifetime: replaces it
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
         services.AddSingleton<CollabHubFilter>();

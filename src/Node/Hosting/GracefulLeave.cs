@@ -20,21 +20,34 @@ namespace CollabAkka.Node.Hosting;
 /// Clients keep their connections (and a working node behind them) until their entities have moved; then they
 /// reconnect elsewhere at once, rejoin, resync and re-send what was not acknowledged.
 /// </summary>
-internal sealed partial class GracefulLeave(
+public sealed partial class GracefulLeave(
     NodeDrain drain,
     IRequiredActor<ResourceRegion> region,
     IOptions<ShutdownOptions> options,
     ILogger<GracefulLeave> logger) : IHostedLifecycleService
 {
-    public async Task StoppingAsync(CancellationToken cancellationToken)
+    private Task? _leave;
+
+    /// <summary>Runs the graceful leave once (the signal handler starts it; a stop by other means runs it while stopping).</summary>
+    public Task LeaveAsync() => LazyInitializer.EnsureInitialized(ref _leave, () => Task.Run(() => RunAsync(CancellationToken.None)));
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => LeaveAsync();
+
+    private async Task RunAsync(CancellationToken cancellationToken)
     {
         drain.Begin();
         try
         {
             var shards = await region.GetAsync(cancellationToken).ConfigureAwait(false);
             // GracefulShutdown: the region hands every shard off through the coordinator, then stops itself.
-            await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false);
-            LeaveLog.HandedOff(logger);
+            if (await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false))
+            {
+                LeaveLog.HandedOff(logger);
+            }
+            else
+            {
+                LeaveLog.HandOffTimedOut(logger, options.Value.HandOffTimeout.TotalSeconds);
+            }
         }
         catch (Exception ex) when (ex is TaskCanceledException or OperationCanceledException or AskTimeoutException)
         {
