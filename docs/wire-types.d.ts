@@ -74,6 +74,11 @@ export interface ConnectedEvent {
   heartbeatIntervalSeconds: number;
 }
 
+export interface ConnectionClosingEvent {
+  reason: string;
+  reconnectAfterMs: number;
+}
+
 export interface DocSyncRequest {
   resourceId?: string | null;
   requestId?: string | null;
@@ -292,6 +297,7 @@ export interface CollabMethods {
 export interface CollabEvents {
   'connected': ConnectedEvent;
   'error': ApiError;
+  'connection:closing': ConnectionClosingEvent;
   'user:joined': ApiBroadcast<UserPresencePayload>;
   'user:left': ApiBroadcast<UserPresencePayload>;
   'resource:all_users': ApiBroadcast<AllUsersPayload>;
