@@ -132,7 +132,9 @@ public sealed class CollabTestClient : IAsyncDisposable
         changed.TrySetResult();
         if (name == EventNames.ConnectionClosing)
         {
+            // As the widget does: the node closes us next, so close now (a SimulatedEditor then reconnects elsewhere).
             _closing.TrySetResult(body.Clone());
+            _ = _connection.StopAsync();
         }
     }
 

@@ -23,6 +23,10 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
 {
     private IActorRef? _region;
     private long _retries;
+    private volatile bool _regionStopped;
+
+    /// <summary>The graceful leave stopped this node's region: from now on callers are refused at once instead of asking nobody.</summary>
+    public void RegionStopped() => _regionStopped = true;
 
     public IReadOnlyCollection<string> ActiveRoots => census.Roots;
 
@@ -33,6 +37,12 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
     {
         ArgumentNullException.ThrowIfNull(envelope);
         var target = _region ??= await region(cancellationToken).ConfigureAwait(false);
+        if (_regionStopped)
+        {
+            // The region stopped (this node handed its shards off and is leaving): nothing would answer.
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"This node is shutting down; resource {envelope.ResourceId.Root.Value} is served by another node. Reconnect elsewhere.");
+        }
         var total = options.AskTimeout;
         var attempt = envelope.Message is IRetrySafeCommand && options.AttemptTimeout < total ? options.AttemptTimeout : total;
         var started = attempt < total ? Stopwatch.GetTimestamp() : 0;

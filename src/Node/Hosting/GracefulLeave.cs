@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
+using CollabAkka.Entities.Routing;
 using CollabAkka.Web.Sessions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,7 @@ namespace CollabAkka.Node.Hosting;
 public sealed partial class GracefulLeave(
     NodeDrain drain,
     IRequiredActor<ResourceRegion> region,
+    IEntityRouter router,
     IOptions<ShutdownOptions> options,
     ILogger<GracefulLeave> logger) : IHostedLifecycleService
 {
@@ -40,7 +42,9 @@ public sealed partial class GracefulLeave(
         {
             var shards = await region.GetAsync(cancellationToken).ConfigureAwait(false);
             // GracefulShutdown: the region hands every shard off through the coordinator, then stops itself.
-            if (await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false))
+            var stopped = await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false);
+            (router as ShardedEntityRouter)?.RegionStopped();
+            if (stopped)
             {
                 LeaveLog.HandedOff(logger);
             }
