@@ -30,7 +30,7 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
 
     public IReadOnlyCollection<string> ActiveRoots => census.Roots;
 
-    /// <summary>Attempts sent again after going unanswered (since start; exported as a metric).</summary>
+    /// <summary>Attempts sent again after going unanswered, since start (not yet exported at /metrics).</summary>
     public long Retries => Interlocked.Read(ref _retries);
 
     public async Task<EntityReply> SendAsync(EntityEnvelope envelope, CancellationToken cancellationToken = default)
