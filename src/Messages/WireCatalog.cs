@@ -39,7 +39,7 @@ public static class WireCatalog
         new(EventNames.Connected, typeof(ConnectedEvent), false, "Sent once to a new connection."),
         new(EventNames.Error, typeof(ApiError), false, "A refusal not tied to an invocation (e.g. too many connections)."),
         new(EventNames.ConnectionClosing, typeof(ConnectionClosingEvent), false,
-            "The server is about to close this connection: reason sessions_revoked (an administrator revoked this user's sessions: get a new token before reconnecting) or node_shutdown (reconnect after reconnectAfterMs, to any node)."),
+            "The server closes this connection next. reason node_shutdown (graceful leave, rolling restart): reconnect after reconnectAfterMs (0 = at once, no backoff), rejoin, resync, re-send unacknowledged edits; sessions_revoked (an administrator ended this user's sessions): reconnect only with a token issued after the revocation."),
         new(EventNames.UserJoined, typeof(UserPresencePayload), true, "A user joined the resource."),
         new(EventNames.UserLeft, typeof(UserPresencePayload), true, "A user left the resource."),
         new(EventNames.AllUsers, typeof(AllUsersPayload), true, "Everyone in every resource of the family (sent to the whole family)."),

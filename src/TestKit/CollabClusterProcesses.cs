@@ -22,7 +22,13 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         _settings = settings;
     }
 
+    /// <summary>When set (to anything), disposing keeps the nodes' data directories and their logs.</summary>
+    public const string KeepDirectoriesVariable = "COLLAB_TEST_KEEP_DIRS";
+
     public IReadOnlyList<CollabNodeProcess?> Nodes => _nodes;
+
+    /// <summary>The data directory of node <paramref name="index"/> (logs under <c>logs/</c>).</summary>
+    public string DataDirectoryOf(int index) => _slots[index].DataDir;
 
     public CollabNodeProcess this[int index] => _nodes[index] ?? throw new InvalidOperationException($"Node {index + 1} is not running.");
 
@@ -81,6 +87,15 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         _nodes[index] = null;
     }
 
+    /// <summary>SIGTERM and wait for the exit: the node's graceful leave (hand-off, connection:closing) runs.</summary>
+    public async Task StopAsync(int index)
+    {
+        await this[index].StopAsync().ConfigureAwait(false);
+        _nodes[index] = null;
+    }
+
+    public bool IsRunning(int index) => _nodes[index] is not null;
+
     public void Pause(int index) => Signal(this[index].ProcessId, "STOP");
 
     public void Resume(int index) => Signal(this[index].ProcessId, "CONT");
@@ -96,6 +111,10 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         foreach (var node in _nodes.Where(n => n is not null))
         {
             await node!.DisposeAsync().ConfigureAwait(false);
+        }
+        if (Environment.GetEnvironmentVariable(KeepDirectoriesVariable) is { Length: > 0 })
+        {
+            return; // the nodes' data directories (with their NDJSON logs) stay for a post-mortem
         }
         foreach (var (_, _, dataDir) in _slots)
         {

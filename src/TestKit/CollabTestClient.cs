@@ -13,6 +13,9 @@ public sealed record HubResponse(bool Success, string? RequestId, JsonElement Da
 
 public sealed record HubError(string Code, string Message, JsonElement Details);
 
+/// <summary>The node turned a new connection away because it is shutting down (it sent <c>connection:closing</c>).</summary>
+public sealed class NodeClosingException(Uri node) : Exception($"{node} is shutting down (connection:closing); connect to another node.");
+
 /// <summary>
 /// A simulated client: the real SignalR .NET hub client over a real WebSocket. Records every server
 /// event so a test can await the one it expects instead of sleeping.
@@ -26,6 +29,7 @@ public sealed class CollabTestClient : IAsyncDisposable
     private readonly List<ReceivedEvent> _events = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<JsonElement> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requests;
 
     private CollabTestClient(HubConnection connection)
@@ -54,10 +58,20 @@ public sealed class CollabTestClient : IAsyncDisposable
     /// <summary>Completes when the server or the network closes the connection (with the error, if any).</summary>
     public Task<Exception?> Closed => _closed.Task;
 
+    /// <summary>Completes with the <c>connection:closing</c> body when the node announces it closes this connection (graceful leave).</summary>
+    public Task<JsonElement> Closing => _closing.Task;
+
     public static async Task<CollabTestClient> ConnectAsync(Uri baseUrl, string token, CancellationToken cancellationToken = default)
     {
         var client = await StartAsync(baseUrl, token, cancellationToken).ConfigureAwait(false);
-        client.Connected = await client.WaitForAsync(EventNames.Connected).ConfigureAwait(false);
+        var connected = client.WaitForAsync(EventNames.Connected);
+        if (await Task.WhenAny(connected, client.Closing, client.Closed).ConfigureAwait(false) != connected)
+        {
+            // A draining node answers a new connection with connection:closing and closes it.
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new NodeClosingException(baseUrl);
+        }
+        client.Connected = await connected.ConfigureAwait(false);
         return client;
     }
 
@@ -116,6 +130,12 @@ public sealed class CollabTestClient : IAsyncDisposable
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         changed.TrySetResult();
+        if (name == EventNames.ConnectionClosing)
+        {
+            // As the widget does: the node closes us next, so close now (a SimulatedEditor then reconnects elsewhere).
+            _closing.TrySetResult(body.Clone());
+            _ = _connection.StopAsync();
+        }
     }
 
     /// <summary>Every event received so far, in order.</summary>

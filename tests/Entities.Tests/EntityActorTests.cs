@@ -188,6 +188,43 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
     }
 
     [Fact]
+    public async Task ARepeatedUpdateIsAcknowledgedWithoutANewRevisionOnlyOnceTheFirstCopyIsDurable()
+    {
+        // The router re-sends an unanswered doc:update (its owner may have died with it); the entity may still hold
+        // the first copy in memory, waiting for its commit. The second copy must not be "success" any sooner.
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        Assert.True((await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor))).Success);
+        var bytes = TextUpdate("hello");
+        _h.Documents.AppendGate = new TaskCompletionSource();
+        var first = _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, bytes), TimeSpan.FromSeconds(20));
+        await _h.Documents.AppendStarted;
+        var second = _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, bytes), TimeSpan.FromSeconds(20));
+        try
+        {
+            var state = await StateAsync(root); // answered after the second copy: the entity has handled it
+            Assert.NotNull(state);
+            Assert.False(first.IsCompleted);
+            Assert.False(second.IsCompleted, "the repeated update was acknowledged before the first copy was durable");
+        }
+        finally
+        {
+            _h.Documents.AppendGate.SetResult(); // else the harness cannot stop its committer
+        }
+        var (a, b) = (await first, await second);
+        Assert.True(a.Success && b.Success, a.Error?.Message ?? b.Error?.Message);
+        Assert.Equal(1, a.NewRevision);
+        Assert.Equal(1, b.NewRevision); // no new revision for what added nothing
+        Assert.True(((DuplicateUpdateResult)b.Data!).Duplicate);
+        Assert.Single(await _h.Documents.ReadUpdatesAsync(Tab(root).Value, 0, null, default));
+
+        // Once everything is durable a repetition is answered at once.
+        var third = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, bytes));
+        Assert.True(third.Success);
+        Assert.Equal(1, third.NewRevision);
+    }
+
+    [Fact]
     public async Task ALockExpiresOnTheProductsClockAndEveryoneHearsLockExpired()
     {
         var root = NewRoot();

@@ -14,6 +14,14 @@ public sealed class EntityOptions
     /// <summary>How long the hub waits for an entity's answer; past it the caller gets UNAVAILABLE.</summary>
     public TimeSpan AskTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long one attempt of a retry-safe command (<c>IRetrySafeCommand</c>: document updates, syncs, lock acquire and
+    /// renewal, queries) waits before the router sends it again, within <see cref="AskTimeout"/>. A message sent to an
+    /// owner that has just died is lost with it; the next attempt reaches the shard's new home once the cluster has
+    /// moved it. Longer than a loaded commit (so retries stay rare), short against the failover time.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>An entity with no members and nothing to keep is passivated by its region after this long.</summary>
     public TimeSpan PassivateAfter { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -28,11 +36,12 @@ public sealed class EntityOptions
 
     public void Validate()
     {
-        if (ShardCount is < 1 or > 100_000 || AskTimeout <= TimeSpan.Zero || PassivateAfter <= TimeSpan.Zero ||
+        if (ShardCount is < 1 or > 100_000 || AskTimeout <= TimeSpan.Zero || AttemptTimeout <= TimeSpan.Zero || AttemptTimeout > AskTimeout ||
+            PassivateAfter <= TimeSpan.Zero ||
             PassivationSweepInterval <= TimeSpan.Zero || MaxLockRequestReasonLength is < 0 or > 2000 || MaxLockRequestsPerResource < 1)
         {
             throw new Microsoft.Extensions.Options.OptionsValidationException("Collab:Entities", typeof(EntityOptions),
-                ["Collab:Entities: ShardCount 1..100000, AskTimeout > 0, PassivateAfter > 0, PassivationSweepInterval > 0, " +
+                ["Collab:Entities: ShardCount 1..100000, AskTimeout > 0, 0 < AttemptTimeout <= AskTimeout, PassivateAfter > 0, PassivationSweepInterval > 0, " +
                  "MaxLockRequestReasonLength 0..2000 and MaxLockRequestsPerResource >= 1 are required."]);
         }
     }

@@ -21,6 +21,9 @@ internal sealed partial class ResourceEntity
     {
         public YDoc Doc { get; } = doc;
         public long SnapshotRevision { get; set; } = snapshotRevision;
+
+        /// <summary>When the newest accepted update (and its audit record) is durable; null before the first.</summary>
+        public Task<CommitOutcome>? LastCommit { get; set; }
     }
 
     // Updates handed to the committer and not yet durable; the entity must not passivate before they are.
@@ -127,7 +130,15 @@ internal sealed partial class ResourceEntity
         if (stored is null)
         {
             // Nothing integrated: a duplicate, or structs that wait (in memory only) for updates not yet received.
-            return EntityReply.Ok(new DuplicateUpdateResult(Duplicate: !touched && !result.HasPending, Pending: result.HasPending), room.Revision);
+            var unchanged = EntityReply.Ok(new DuplicateUpdateResult(Duplicate: !touched && !result.HasPending, Pending: result.HasPending), room.Revision);
+            // A re-sent update (a router retry, a resync) may be in memory but not yet durable: acknowledge it only
+            // when the newest commit of this document is, so "success" never means less than for the first copy.
+            if (state.LastCommit is { } last && !(last.IsCompletedSuccessfully && last.Result == CommitOutcome.Durable))
+            {
+                _uncommitted++;
+                _deferred = new PendingCommit(last, unchanged);
+            }
+            return unchanged;
         }
         return Accept(room, state, command.Member, stored, changed, "doc:update", correlationId, includeSender: false);
     }
@@ -353,7 +364,9 @@ internal sealed partial class ResourceEntity
         }
         _uncommitted++;
         var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);
-        _deferred = new PendingCommit(WhenDurable(committed, audited), ack);
+        var durable = WhenDurable(committed, audited);
+        state.LastCommit = durable;
+        _deferred = new PendingCommit(durable, ack);
         return ack;
     }
 

@@ -7,7 +7,7 @@ public sealed record JoinResource(ResourceId Resource, MemberInfo Member, JoinMo
 public sealed record LeaveResource(ResourceId Resource, string ConnectionId) : IEntityCommand;
 
 /// <summary>The connection is gone (closed, swept or aborted): remove it from every resource of the root.</summary>
-public sealed record DisconnectMember(string ConnectionId, string Reason) : IEntityCommand;
+public sealed record DisconnectMember(string ConnectionId, string Reason) : IRetrySafeCommand;
 
 /// <summary>Read the users and revision of one resource, or of the whole family when it is a root.</summary>
 public sealed record GetResourceState(ResourceId Resource) : IEntityQuery;

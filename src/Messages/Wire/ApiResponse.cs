@@ -40,6 +40,14 @@ public sealed record ApiBroadcast(
 /// <summary>Who caused a broadcast.</summary>
 public sealed record TriggeredBy(string UserId, string Username, string Action);
 
+/// <summary>
+/// The node is about to close this connection. <c>reason</c>: <c>node_shutdown</c> (a graceful leave or rolling restart):
+/// reconnect after <c>reconnectAfterMs</c> (0: at once, without backoff; a load balancer sends you to another node),
+/// rejoin, resync and re-send what was not acknowledged; <c>sessions_revoked</c> (an administrator ended this user's
+/// sessions): reconnect only with a token issued after the revocation.
+/// </summary>
+public sealed record ConnectionClosingEvent(string Reason, int ReconnectAfterMs);
+
 /// <summary>Sent once to a new connection.</summary>
 public sealed record ConnectedEvent(
     string SessionId,
@@ -50,10 +58,3 @@ public sealed record ConnectedEvent(
     string NodeId,
     double SessionTtlSeconds,
     double HeartbeatIntervalSeconds);
-
-/// <summary>
-/// Sent just before the server closes a connection on purpose. <paramref name="Reason"/>: <c>sessions_revoked</c> (the
-/// token is no longer accepted; reconnect only with a token issued after this) or <c>node_shutdown</c>;
-/// <paramref name="ReconnectAfterMs"/>: how long to wait before reconnecting (0: at once).
-/// </summary>
-public sealed record ConnectionClosingEvent(string Reason, int ReconnectAfterMs);

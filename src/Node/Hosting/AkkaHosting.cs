@@ -28,17 +28,35 @@ public sealed class ClusterSettings
     /// <summary>Seed node addresses (<c>akka.tcp://collab@host:port</c>); empty: the node forms a one-node cluster with itself.</summary>
     public string[] SeedNodes { get; set; } = [];
 
-    /// <summary>Failure detector: how often members heartbeat each other.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>Failure detector: how often members heartbeat each other (library 1 s; cheap with a handful of nodes).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Failure detector: heartbeats may be this late before a member is unreachable (library default 3 s).</summary>
-    public TimeSpan AcceptableHeartbeatPause { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan AcceptableHeartbeatPause { get; set; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>
     /// Split brain resolver (keep-majority): how long membership must be stable before unreachable members are downed
     /// (library default 20 s). Short is safe here because every store write is fenced by the root's epoch.
     /// </summary>
-    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the leader moves members (Joining → Up, Down → Removed; library 1 s). A downed owner's shards get a new
+    /// home only once it is Removed, so this is on the failover path.
+    /// </summary>
+    public TimeSpan LeaderActionsInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often a member gossips the cluster state (library 1 s): how soon the others learn a member was removed.</summary>
+    public TimeSpan GossipInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often the failure detector's verdicts are turned into reachability (library 1 s): on the failover path.</summary>
+    public TimeSpan UnreachableReaperInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How often a shard region asks again for the home of shards it holds messages for, and re-registers with a moved
+    /// coordinator (library 2 s): after a failover the buffered messages wait for this.
+    /// </summary>
+    public TimeSpan ShardingRetryInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long after a member is removed its shards are handed to others (library: off, i.e. stable-after again).</summary>
     public TimeSpan DownRemovalMargin { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -50,10 +68,13 @@ public sealed class ClusterSettings
     {
         if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 || HeartbeatInterval <= TimeSpan.Zero ||
             AcceptableHeartbeatPause < HeartbeatInterval || StableAfter <= TimeSpan.Zero || DownRemovalMargin < TimeSpan.Zero || RebalanceAbsoluteLimit < 1 ||
+            LeaderActionsInterval <= TimeSpan.Zero || GossipInterval <= TimeSpan.Zero || UnreachableReaperInterval <= TimeSpan.Zero || ShardingRetryInterval <= TimeSpan.Zero ||
             SeedNodes.Any(s => !s.StartsWith($"akka.tcp://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
         {
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
-                [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like akka.tcp://{AkkaHosting.SystemName}@host:port."]);
+                [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like akka.tcp://{AkkaHosting.SystemName}@host:port, " +
+                 "AcceptableHeartbeatPause >= HeartbeatInterval > 0, StableAfter, GossipInterval, LeaderActionsInterval, UnreachableReaperInterval and " +
+                 "ShardingRetryInterval > 0, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
         }
     }
 }
@@ -146,12 +167,19 @@ public static class AkkaHosting
     private static string ClusterHocon(ClusterSettings c) => string.Join('\n',
         "akka.actor.serialize-messages = off",
         "akka.log-dead-letters-during-shutdown = off",
+        // The host drives the shutdown (GracefulLeave first, then Akka.Hosting runs coordinated shutdown): Akka's own
+        // SIGTERM hook would hand shards off and leave concurrently, while clients still use this node.
+        "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off",
         $"akka.cluster.failure-detector.heartbeat-interval = {Ms(c.HeartbeatInterval)}",
         $"akka.cluster.failure-detector.acceptable-heartbeat-pause = {Ms(c.AcceptableHeartbeatPause)}",
         "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\"",
         "akka.cluster.split-brain-resolver.active-strategy = keep-majority",
         $"akka.cluster.split-brain-resolver.stable-after = {Ms(c.StableAfter)}",
         $"akka.cluster.down-removal-margin = {Ms(c.DownRemovalMargin)}",
+        $"akka.cluster.leader-actions-interval = {Ms(c.LeaderActionsInterval)}",
+        $"akka.cluster.gossip-interval = {Ms(c.GossipInterval)}",
+        $"akka.cluster.unreachable-nodes-reaper-interval = {Ms(c.UnreachableReaperInterval)}",
+        $"akka.cluster.sharding.retry-interval = {Ms(c.ShardingRetryInterval)}",
         $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {c.RebalanceAbsoluteLimit}");
 
     private static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";

@@ -85,6 +85,11 @@ public static partial class CollabNodeBuilder
         services.AddSingleton(new NodeIdentity(nodeId));
         services.AddSingleton(catalog);
         services.Configure<ConnectionOptions>(builder.Configuration.GetSection("Collab:Connections"));
+        var shutdownOptions = builder.Configuration.GetSection("Collab:Shutdown").Get<ShutdownOptions>() ?? new ShutdownOptions();
+        shutdownOptions.Validate();
+        services.Configure<ShutdownOptions>(builder.Configuration.GetSection("Collab:Shutdown"));
+        // The graceful leave takes HandOffTimeout + CloseTimeout before Akka's own shutdown; the host must allow for it.
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownOptions.HandOffTimeout + shutdownOptions.CloseTimeout + TimeSpan.FromSeconds(30));
         services.Configure<AuditOptions>(builder.Configuration.GetSection("Collab:Audit"));
         services.Configure<EntityOptions>(builder.Configuration.GetSection("Collab:Entities"));
         services.Configure<DocumentOptions>(builder.Configuration.GetSection("Collab:Documents"));
@@ -132,6 +137,10 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<SessionLifecycle>();
         services.AddSingleton<PresenceReRegistration>();
+        services.AddSingleton<NodeDrain>();
+        services.AddSingleton<GracefulLeave>();
+        services.AddHostedService(sp => sp.GetRequiredService<GracefulLeave>());
+        services.AddSingleton<IHostLifetime, DrainingLifetime>(); // after the console lifetime: replaces it
         services.AddSingleton<SessionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionSweeper>());
         services.AddHostedService<ClusterGauges>();
@@ -168,7 +177,8 @@ public static partial class CollabNodeBuilder
             .AddCheck<StoreHealthCheck>("store")
             .AddCheck<ClusterMemberHealthCheck>("cluster")
             .AddCheck<AuditBufferHealthCheck>("audit")
-            .AddCheck<StoreCircuitsHealthCheck>("circuits");
+            .AddCheck<StoreCircuitsHealthCheck>("circuits")
+            .AddCheck<DrainHealthCheck>("drain");
 
         var app = builder.Build();
 

@@ -33,7 +33,9 @@ public sealed partial class CollabHub(
     IOptions<ConnectionOptions> connectionOptions,
     IOptions<DocumentOptions> documentOptions,
     ResourceReadGuard readGuard,
-    IStoreCircuits circuits) : Hub
+    IStoreCircuits circuits,
+    PresenceReRegistration reRegistration,
+    NodeDrain drain) : Hub
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
@@ -46,6 +48,12 @@ public sealed partial class CollabHub(
         var http = Context.GetHttpContext();
         var transport = Context.Features.Get<IHttpTransportFeature>()?.TransportType.ToString() ?? "Unknown";
         var session = new Session(member, transport, now, Context.Abort, SessionRevocations.IssuedAt(Context.User));
+        if (drain.IsDraining)
+        {
+            // Shutting down: this connection is told to go elsewhere at once (the load balancer picks another node).
+            await Clients.Caller.SendAsync(EventNames.ConnectionClosing, NodeDrain.Closing).ConfigureAwait(false);
+            throw new HubException($"{ErrorCodes.Unavailable}: this node is shutting down (reason {NodeDrain.NodeShutdownReason}); reconnect to another node.");
+        }
         if (!registry.TryRegister(session, Options.MaxConnectionsPerUser, out var existing))
         {
             var message = $"User {member.UserId} already has {existing} open connections; the limit is " +
@@ -355,6 +363,14 @@ public sealed partial class CollabHub(
         var correlationId = requestId ?? Guid.NewGuid().ToString("N");
         var reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted)
             .ConfigureAwait(false);
+        // After a move the new incarnation may meet this command before the node's re-registration of the connection
+        // (PresenceReRegistration): NOT_JOINED changed nothing, so re-join at once and send it again, transparently.
+        if (reply.Error?.Code == ErrorCodes.NotJoined && command is not (JoinResource or LeaveResource) &&
+            registry.Get(Context.ConnectionId) is { } session &&
+            await reRegistration.ReJoinNowAsync(session, resourceId, correlationId, Context.ConnectionAborted).ConfigureAwait(false))
+        {
+            reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted).ConfigureAwait(false);
+        }
         var now = time.GetUtcNow();
         return reply.Error is { } error
             ? ApiResponse.Fail(requestId, now, error.ToWire())

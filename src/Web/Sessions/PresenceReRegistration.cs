@@ -24,6 +24,23 @@ public sealed partial class PresenceReRegistration(ConnectionRegistry registry, 
         }
     }
 
+    /// <summary>
+    /// A command of this connection met a new incarnation that has not seen its re-registration yet (NOT_JOINED from
+    /// an entity the session has joined): re-send the join now. True when the connection is a member again, so the
+    /// command (refused without any effect) can be sent once more.
+    /// </summary>
+    public async Task<bool> ReJoinNowAsync(Session session, Messages.ResourceId resource, string correlationId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.JoinedMode(resource) is not { } mode)
+        {
+            return false;
+        }
+        var reply = await router.SendAsync(new EntityEnvelope(resource, correlationId, new JoinResource(resource, session.Member, mode)),
+            cancellationToken).ConfigureAwait(false);
+        return reply.Success || reply.Error?.Code == Messages.ErrorCodes.AlreadyJoined;
+    }
+
     private async Task ReJoinAsync(Session session, Messages.ResourceId resource, JoinMode mode, EntityActivated activated)
     {
         var reply = await router.SendAsync(new EntityEnvelope(resource, $"re-register-{activated.Epoch}",

@@ -91,6 +91,15 @@ public sealed class Session
         }
     }
 
+    /// <summary>The mode this connection asked for when it joined <paramref name="resource"/>; null when it has not joined it.</summary>
+    public JoinMode? JoinedMode(ResourceId resource)
+    {
+        lock (_roots)
+        {
+            return _joined.TryGetValue(resource.Value, out var mode) ? mode : null;
+        }
+    }
+
     /// <summary>The resources of <paramref name="root"/> this connection joined, with the modes it asked for.</summary>
     public IReadOnlyList<(ResourceId Resource, JoinMode Mode)> JoinedUnder(string root)
     {

@@ -19,25 +19,35 @@ public sealed class SessionCloser(
     IOptions<ConnectionOptions> options,
     [FromKeyedServices(CollabTime.Key)] TimeProvider time)
 {
-    public async Task CloseAsync(Session session, string reason, int reconnectAfterMs)
+    /// <summary>
+    /// Tells the session why and closes it; <paramref name="grace"/> (default <see cref="ConnectionOptions.ClosingGrace"/>)
+    /// is how long the client may take to close by itself. True when it did (or was gone already), false when it was cut.
+    /// </summary>
+    public async Task<bool> CloseAsync(Session session, string reason, int reconnectAfterMs, TimeSpan? grace = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         if (!session.TryBeginClosing())
         {
-            return; // already being closed (a revocation applied twice, or a shutdown racing it)
+            return true; // already being closed (a revocation applied twice, or a shutdown racing it)
         }
+        var closedByClient = false;
         try
         {
             await hub.Clients.Client(session.ConnectionId).SendAsync(EventNames.ConnectionClosing,
                 new ConnectionClosingEvent(reason, reconnectAfterMs)).ConfigureAwait(false);
-            await Task.WhenAny(session.Ended, Task.Delay(options.Value.ClosingGrace, time)).ConfigureAwait(false);
+            var wait = Task.Delay(grace ?? options.Value.ClosingGrace, time);
+            closedByClient = await Task.WhenAny(session.Ended, wait).ConfigureAwait(false) != wait;
         }
 #pragma warning disable CA1031 // The connection may be gone already; it is closed either way.
         catch (Exception)
 #pragma warning restore CA1031
         {
         }
-        session.Abort();
+        if (!closedByClient)
+        {
+            session.Abort();
+        }
         await lifecycle.EndAsync(session.ConnectionId, reason).ConfigureAwait(false);
+        return closedByClient;
     }
 }

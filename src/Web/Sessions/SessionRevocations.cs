@@ -84,7 +84,7 @@ public sealed partial class SessionRevocations(
         }
     }
 
-    private Task CloseAsync(Session session)
+    private Task<bool> CloseAsync(Session session)
     {
         RevocationLog.Closing(logger, session.SessionId, session.UserId);
         return closer.CloseAsync(session, "sessions_revoked", 0);

@@ -55,6 +55,8 @@ export abstract class ProviderConnection extends Emitter {
   private _tokenTimer: ReturnType<typeof setTimeout> | null = null;
   /** The token of the current connection, and where the next one comes from. */
   readonly tokens: TokenSource;
+  /** From `connection:closing`: reconnect after this many ms instead of the backoff (graceful leave, rolling restart). */
+  private _reconnectHint: number | null = null;
   private readonly _onOnline: () => void;
   private readonly _onOffline: () => void;
   private readonly _onPageHide: () => void;
@@ -211,6 +213,13 @@ export abstract class ProviderConnection extends Emitter {
       this.emit('session', [s]);
     });
     connection.on('error', (e: { code: string; message: string }) => this._error(e.code, e.message));
+    // The node is leaving (SIGTERM, rolling restart): go at once, a load balancer sends us to another node; unsent
+    // edits stay flagged and go out with the next sync.
+    connection.on('connection:closing', (c: { reason: string; reconnectAfterMs: number }) => {
+      if (this._connection !== connection) return;
+      this._reconnectHint = Math.max(0, Math.min(this._opts.maxReconnectDelay, Number(c?.reconnectAfterMs) || 0));
+      void this._drop(c?.reason ?? 'closing');
+    });
     connection.on('state:changed', (b: ApiBroadcast) => {
       if (this._mine(b)) this.emit('state', [b.payload]);
     });
@@ -293,8 +302,10 @@ export abstract class ProviderConnection extends Emitter {
     this._clearReconnect();
     if (this.browserOffline) return;
     const { minReconnectDelay: min, maxReconnectDelay: max } = this._opts;
-    const delay = Math.min(max, min * 2 ** this._attempt) * (0.8 + Math.random() * 0.4);
-    this._attempt++;
+    const hint = this._reconnectHint;
+    this._reconnectHint = null;
+    const delay = hint ?? Math.min(max, min * 2 ** this._attempt) * (0.8 + Math.random() * 0.4);
+    if (hint === null) this._attempt++;
     this.emit('reconnecting', [Math.round(delay)]);
     this._reconnectTimer = setTimeout(() => this._connectNow(), delay);
   }
