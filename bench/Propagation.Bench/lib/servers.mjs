@@ -17,6 +17,11 @@ export const TARGETS = ['collab', 'collab-pg', 'collab-cluster', 'hocuspocus'];
 export const isCollab = (target) => target.startsWith('collab');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Every simulated client connects from 127.0.0.1: the node's per-address limits (there against floods from one
+// address) are raised out of the way; --node-arg can set them again. A build without these settings ignores them.
+const LOAD_FROM_ONE_ADDRESS = ['--Collab:Security:MaxConnectionsPerIp=1000000', '--Collab:Security:ConnectionAttemptsPerIpPerSecond=1000000',
+  '--Collab:Security:ConnectionAttemptBurst=1000000', '--Collab:Security:UnauthenticatedRequestsPerIpPerSecond=1000000',
+  '--Collab:Security:UnauthenticatedRequestBurst=1000000'];
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -68,7 +73,7 @@ async function startCollab(target, o) {
   const dataDir = fs.mkdtempSync(path.join(o.dataRoot, 'propagation-bench-'));
   const url = `http://127.0.0.1:${port}`;
   const args = [o.nodeDll, '--urls', url, '--Collab:Profile=embedded', `--Collab:DataDir=${dataDir}`, '--Collab:ConsoleLogs=false',
-    `--Collab:ResourcesFile=${path.join(repoRoot, 'config/resources.yml')}`, ...storeArgs, ...o.nodeArgs.map((kv) => `--${kv}`)];
+    `--Collab:ResourcesFile=${path.join(repoRoot, 'config/resources.yml')}`, ...storeArgs, ...LOAD_FROM_ONE_ADDRESS, ...o.nodeArgs.map((kv) => `--${kv}`)];
   const proc = spawn('dotnet', args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
@@ -105,7 +110,7 @@ async function startCollabCluster(o) {
       const args = [o.nodeDll, '--urls', url, '--Collab:Profile=embedded', `--Collab:DataDir=${dataDir}`, '--Collab:ConsoleLogs=false',
         `--Collab:ResourcesFile=${path.join(repoRoot, 'config/resources.yml')}`, '--Collab:Store=postgres', `--ConnectionStrings:Collab=${cs}`,
         `--Collab:Postgres:Schema=${schema}`, `--Collab:NodeId=b${i + 1}`, '--Collab:Cluster:Hostname=127.0.0.1', `--Collab:Cluster:Port=${remoting[i]}`,
-        ...seeds, ...o.nodeArgs.map((kv) => `--${kv}`)];
+        ...seeds, ...LOAD_FROM_ONE_ADDRESS, ...o.nodeArgs.map((kv) => `--${kv}`)];
       const proc = spawn('dotnet', args, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
       const node = { url, dataDir, proc, stderr: '' };
       proc.stderr.on('data', (d) => { node.stderr = (node.stderr + d).slice(-4000); });
