@@ -86,20 +86,9 @@ public sealed class ConfigurationTests
         {
             var bad = Path.Combine(dir.FullName, "resources.yml");
             await File.WriteAllTextAsync(bad, "resources:\n  document:\n    maxConcurrentEditors: 1\n    lockTtl: 300\n");
-            var dll = Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll");
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { dll, "--urls", "http://127.0.0.1:0", "--Collab:Profile=embedded", $"--Collab:ResourcesFile={bad}", $"--Collab:DataDir={dir.FullName}" },
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            _ = process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var (exitCode, message) = await RefusedStart.RunAsync(bad, dir.FullName);
 
-            Assert.Equal(2, process.ExitCode);
-            var message = await stderr;
+            Assert.Equal(2, exitCode);
             Assert.Contains("resources.document.lockTtl", message);
             Assert.Contains(":4:", message);
         }

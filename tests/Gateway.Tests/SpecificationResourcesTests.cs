@@ -46,23 +46,9 @@ public sealed class SpecificationResourcesTests
         var dir = Directory.CreateTempSubdirectory("collab-spec-node-");
         try
         {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList =
-                {
-                    Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll"), "--urls", "http://127.0.0.1:0",
-                    $"--Collab:ResourcesFile={SpecFile}", $"--Collab:DataDir={dir.FullName}",
-                },
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            _ = process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var (exitCode, message) = await RefusedStart.RunAsync(SpecFile, dir.FullName);
 
-            Assert.Equal(2, process.ExitCode);
-            var message = await stderr;
+            Assert.Equal(2, exitCode);
             Assert.Contains("spec-resources.yml:100:3: defaults.gracePerio", message);
             Assert.Contains("did you mean 'gracePeriod'?", message);
         }
