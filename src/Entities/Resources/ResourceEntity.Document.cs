@@ -24,6 +24,31 @@ internal sealed partial class ResourceEntity
 
         /// <summary>When the newest accepted update (and its audit record) is durable; null before the first.</summary>
         public Task<CommitOutcome>? LastCommit { get; set; }
+
+        // Accepted updates whose commit has not reported yet, oldest first (bounded by the committer's own limit).
+        private readonly Queue<(byte[] Update, Task<CommitOutcome> Durable)> _uncommitted = new();
+
+        public void Accepted(byte[] update, Task<CommitOutcome> durable)
+        {
+            while (_uncommitted.TryPeek(out var oldest) && oldest.Durable.IsCompleted)
+            {
+                _uncommitted.Dequeue();
+            }
+            _uncommitted.Enqueue((update, durable));
+        }
+
+        /// <summary>The commit of an accepted, not yet durable update with exactly these bytes (a re-sent copy), if any.</summary>
+        public Task<CommitOutcome>? UncommittedCopyOf(byte[] update)
+        {
+            foreach (var (bytes, durable) in _uncommitted)
+            {
+                if (!durable.IsCompleted && bytes.AsSpan().SequenceEqual(update))
+                {
+                    return durable;
+                }
+            }
+            return null;
+        }
     }
 
     // Updates handed to the committer and not yet durable; the entity must not passivate before they are.
@@ -95,7 +120,17 @@ internal sealed partial class ResourceEntity
         var room = _rooms[command.Resource.Value];
         if (Overloaded() is { } unavailable)
         {
-            return unavailable;
+            // A re-sent copy of an update that is applied and waiting for its commit (the router retries an attempt that
+            // outlived its timeout, the store being slow) adds nothing to write or audit: it is answered like the first
+            // copy, once that is durable, instead of being refused while the first copy goes on to succeed.
+            if (room.Document?.UncommittedCopyOf(command.Update) is not { } first)
+            {
+                return unavailable;
+            }
+            var repeated = EntityReply.Ok(new DuplicateUpdateResult(Duplicate: true, Pending: false), room.Revision);
+            _uncommitted++;
+            _deferred = new PendingCommit(first, repeated);
+            return repeated;
         }
         var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
         var changed = new HashSet<string>(StringComparer.Ordinal);
@@ -366,6 +401,7 @@ internal sealed partial class ResourceEntity
         var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);
         var durable = WhenDurable(committed, audited);
         state.LastCommit = durable;
+        state.Accepted(update, durable);
         _deferred = new PendingCommit(durable, ack);
         return ack;
     }
