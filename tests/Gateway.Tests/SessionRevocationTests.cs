@@ -87,4 +87,39 @@ public sealed class SessionRevocationTests(NodeFixture fixture) : IClassFixture<
         var audited = await Node.QueryAuditAsync(new AuditQuery { EventType = AuditEventTypes.SessionsRevoked, Limit = 1000 });
         Assert.Contains(audited, e => Equals(e.Event.Details?["userId"]?.ToString(), userId));
     }
+
+    [Fact]
+    public async Task ARevocationOutlivesARestartOfTheNode()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("collab-revoke-").FullName;
+        var userId = Ids.Unique("revoked");
+        try
+        {
+            string oldToken;
+            await using (var first = await CollabNodeProcess.StartAsync(dataDir))
+            {
+                oldToken = await first.GetTokenAsync(userId, "Dr. Revoked");
+                await using (var open = await CollabTestClient.ConnectAsync(first.BaseUrl, oldToken))
+                {
+                    Assert.True((await open.HeartbeatAsync()).Success);
+                }
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/users/{userId}/revoke-sessions");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await first.GetTokenAsync(Ids.Unique("op"), "Operator", "admin"));
+                using var revoked = await first.Http.SendAsync(request);
+                Assert.Equal(HttpStatusCode.Accepted, revoked.StatusCode);
+                await first.StopAsync();
+            }
+
+            // The same data directory (and signing key): the old token is still well signed and unexpired, and still refused.
+            await using var second = await CollabNodeProcess.StartAsync(dataDir);
+            var refused = await Assert.ThrowsAsync<HubConnectRefusedException>(() => CollabTestClient.ConnectAsync(second.BaseUrl, oldToken));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            await using var colleague = await second.ConnectAsync(Ids.Unique("colleague"), "Dr. Colleague");
+            Assert.True((await colleague.HeartbeatAsync()).Success);
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
 }

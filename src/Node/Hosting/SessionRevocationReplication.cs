@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Hosting;
 using CollabAkka.Entities.Audit;
+using CollabAkka.Entities.Resources;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Web.Http;
 using CollabAkka.Web.Security;
@@ -52,6 +53,17 @@ internal sealed partial class SessionRevocationReplication(
         }
     }
 
+    /// <summary>Before the node takes connections (hosted services start before Kestrel): the stored revocations.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var loaded = await revocations.LoadAsync(Horizon(), cancellationToken).ConfigureAwait(false);
+        ReplicationLog.Loaded(logger, loaded);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // A revocation older than the longest token lifetime refuses nothing any more.
+    private DateTimeOffset Horizon() => time.GetUtcNow() - (security.Value.MaxTokenLifetime ?? TimeSpan.FromDays(7));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await region.GetAsync(stoppingToken).ConfigureAwait(false); // the ActorSystem is up
@@ -61,8 +73,14 @@ internal sealed partial class SessionRevocationReplication(
         using var timer = new PeriodicTimer(PruneInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            // A revocation older than the longest token lifetime refuses nothing any more.
-            revocations.Prune(time.GetUtcNow() - (security.Value.MaxTokenLifetime ?? TimeSpan.FromDays(7)));
+            try
+            {
+                await revocations.PruneAsync(Horizon(), stoppingToken).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                ReplicationLog.PruneFailed(logger, ex.Message); // the next tick tries again
+            }
         }
     }
 
@@ -90,7 +108,16 @@ internal sealed partial class SessionRevocationReplication(
             {
                 return Problems.Result(http, StatusCodes.Status400BadRequest, Messages.ErrorCodes.ValidationFailed, "userId must be 1..256 characters.");
             }
-            var notBefore = await revocations.RevokeAsync(userId, clock.GetUtcNow(), ct).ConfigureAwait(false);
+            DateTimeOffset notBefore;
+            try
+            {
+                notBefore = await revocations.RevokeAsync(userId, clock.GetUtcNow(), ct).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                return Problems.Result(http, StatusCodes.Status503ServiceUnavailable, Messages.ErrorCodes.Unavailable,
+                    $"The revocation could not be stored, so nothing was revoked; retry. {ex.Message}");
+            }
             HttpAudit.Record(http, AuditEventTypes.SessionsRevoked, null, new Dictionary<string, object?>
             {
                 ["userId"] = userId,
@@ -106,5 +133,11 @@ internal sealed partial class SessionRevocationReplication(
     {
         [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "The revocation of user {UserId} was not confirmed by every node in time; gossip carries it to the rest.")]
         public static partial void NotAllConfirmed(ILogger logger, string userId);
+
+        [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "{Count} stored session revocations loaded.")]
+        public static partial void Loaded(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1312, Level = LogLevel.Warning, Message = "Pruning old session revocations failed: {Reason}")]
+        public static partial void PruneFailed(ILogger logger, string reason);
     }
 }

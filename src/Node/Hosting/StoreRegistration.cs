@@ -49,6 +49,7 @@ public static class StoreRegistration
                 services.AddSingleton<IAuditStore, SqliteAuditStore>();
                 services.AddSingleton<ILockStore, SqliteLockStore>();
                 services.AddSingleton<IDocumentStore, SqliteDocumentStore>();
+                services.AddSingleton<Web.Sessions.IRevocationStore, SqliteRevocationStore>();
                 services.AddSingleton<IStoreCircuits, NoStoreCircuits>();
                 break;
             case PostgresDatabase postgres:
@@ -58,6 +59,7 @@ public static class StoreRegistration
                 services.AddSingleton<IAuditStore, PostgresAuditStore>();
                 services.AddSingleton<ILockStore, PostgresLockStore>();
                 services.AddSingleton<IDocumentStore, PostgresDocumentStore>();
+                services.AddSingleton<Web.Sessions.IRevocationStore, PostgresRevocationStore>();
                 services.AddSingleton<IStoreCircuits>(postgres.Circuits);
                 services.AddSingleton(postgres.Circuits.Options);
                 break;

@@ -82,6 +82,12 @@ public sealed class PostgresDatabase : ICollabDatabase, IAsyncDisposable
                 claimed_at timestamptz NOT NULL
             );
             """),
+        (5, "session revocations", """
+            CREATE TABLE session_revocations (
+                user_id text PRIMARY KEY,
+                not_before timestamptz NOT NULL
+            );
+            """),
     ];
 
     private readonly NpgsqlDataSource _dataSource;

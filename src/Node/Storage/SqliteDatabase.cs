@@ -85,6 +85,12 @@ public sealed class SqliteDatabase : ICollabDatabase
                 ON CONFLICT (resource_id) DO UPDATE SET last_token = MAX(last_token, excluded.last_token);
             END;
             """),
+        (6, """
+            CREATE TABLE session_revocations (
+                user_id TEXT PRIMARY KEY,
+                not_before_ms INTEGER NOT NULL
+            );
+            """),
     ];
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();

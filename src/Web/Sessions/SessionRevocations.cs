@@ -20,12 +20,15 @@ public interface IRevocationReplication
 /// every open connection that used one is sent <c>connection:closing</c> (<c>sessions_revoked</c>) and closed, on
 /// whichever node it is; its resources drop it as on any disconnect (locks into their grace period). A new token issued
 /// after the revocation connects normally, with whatever role it carries; the entity checks that role on the next join.
-/// The state is this node's copy of a replicated map (<see cref="Apply"/>), kept as long as a token can live.
+/// The state is this node's copy of a replicated map (<see cref="Apply"/>), kept as long as a token can live, and
+/// written to the store (<see cref="IRevocationStore"/>) before it is answered, so a restart of every node forgets
+/// nothing (<see cref="LoadAsync"/> at start-up, before the node takes connections).
 /// </summary>
 public sealed partial class SessionRevocations(
     ConnectionRegistry registry,
     SessionCloser closer,
-    ILogger<SessionRevocations> logger)
+    ILogger<SessionRevocations> logger,
+    IRevocationStore? store = null)
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _notBefore = new(StringComparer.Ordinal);
 
@@ -50,6 +53,10 @@ public sealed partial class SessionRevocations(
         // issued from the next second on are accepted (a client that asks for a new token at once may be refused for
         // up to a second, and gets in on its next attempt).
         var notBefore = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
+        if (store is not null)
+        {
+            await store.SaveAsync(userId, notBefore, cancellationToken).ConfigureAwait(false); // durable before anything says "revoked"
+        }
         Apply(new Dictionary<string, DateTimeOffset> { [userId] = notBefore });
         if (Replication is { } replication)
         {
@@ -69,6 +76,28 @@ public sealed partial class SessionRevocations(
             {
                 _ = CloseAsync(session);
             }
+        }
+    }
+
+    /// <summary>Takes the stored revocations that can still refuse a token (at or after <paramref name="since"/>).</summary>
+    public async Task<int> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return 0;
+        }
+        var stored = await store.LoadAsync(since, cancellationToken).ConfigureAwait(false);
+        Apply(stored);
+        return stored.Count;
+    }
+
+    /// <summary>Forgets revocations older than any token can be (<paramref name="cutoff"/>), here and in the store.</summary>
+    public async Task PruneAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        Prune(cutoff);
+        if (store is not null)
+        {
+            await store.PruneAsync(cutoff, cancellationToken).ConfigureAwait(false);
         }
     }
 
