@@ -189,14 +189,14 @@ public sealed class GatedDocumentStore(IDocumentStore inner) : IDocumentStore
 
     public Task AppendStarted => _appendStarted.Task;
 
-    public async Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, IReadOnlyList<AuditEvent?>? audit, CancellationToken cancellationToken)
     {
         _appendStarted.TrySetResult();
         if (AppendGate is { } gate)
         {
             await gate.Task;
         }
-        return await inner.AppendAsync(updates, cancellationToken);
+        return await inner.AppendAsync(updates, audit, cancellationToken);
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
@@ -265,12 +265,6 @@ public sealed class RecordingAudit : IAuditSink
         {
             _events.Add(auditEvent);
         }
-    }
-
-    public Task RecordDurableAsync(AuditEvent auditEvent)
-    {
-        Record(auditEvent);
-        return Task.CompletedTask;
     }
 
     public int Pending => 0;

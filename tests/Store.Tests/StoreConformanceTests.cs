@@ -215,6 +215,32 @@ public abstract class StoreConformanceTests<TFactory>(TFactory factory) : IClass
             await stores.Documents.SaveSnapshotAsync(new DocumentSnapshot(child, 2, [8], T0, second.Epoch), default));
     }
 
+    [Fact]
+    public async Task AnUpdatesAuditRecordIsWrittenWithItAndOnlyWhenTheUpdateIs()
+    {
+        await using var stores = await factory.CreateAsync();
+        var root = Id("document:");
+        var user = Id("u");
+        var epoch = (await stores.Locks.ClaimAsync(root, "node-a", default)).Epoch;
+        AuditEvent Edit(long revision) => Event("EDIT", user, root, correlation: $"{user}-{revision}") with
+        {
+            Details = new Dictionary<string, object?> { ["revision"] = revision, ["fields"] = new[] { "notes" } },
+        };
+        // Revision 2 twice (the second is a duplicate), revision 3 from a stale epoch, revision 4 without a record.
+        var result = await stores.Documents.AppendAsync(
+            [Update(root, 1) with { Epoch = epoch }, Update(root, 2) with { Epoch = epoch }, Update(root, 2, size: 3) with { Epoch = epoch },
+                Update(root, 3) with { Epoch = epoch - 1 }, Update(root, 4) with { Epoch = epoch }],
+            [Edit(1), Edit(2), Edit(22), Edit(3), null], default);
+        Assert.Equal([2, 3], result.Refused);
+        Assert.Equal([1L, 2, 4], (await stores.Documents.ReadUpdatesAsync(root, 0, null, default)).Select(u => u.Revision));
+        var trail = await stores.Audit.QueryAsync(new AuditQuery { UserId = user }, default);
+        Assert.Equal([$"{user}-1", $"{user}-2"], trail.Select(e => e.Event.CorrelationId));
+        Assert.All(trail, e => Assert.Equal(("EDIT", root, "Dr. " + user), (e.Event.EventType, e.Event.ResourceId, e.Event.Username)));
+        Assert.Equal(2, ((JsonElement)trail[1].Event.Details!["revision"]!).GetInt64());
+        Assert.True(trail[0].Id < trail[1].Id, "records in the order of their updates");
+        await Assert.ThrowsAsync<ArgumentException>(() => stores.Documents.AppendAsync([Update(root, 5) with { Epoch = epoch }], [], default));
+    }
+
     // ---- audit ------------------------------------------------------------------------------------------
 
     [Fact]

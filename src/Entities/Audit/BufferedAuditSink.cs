@@ -47,7 +47,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
 {
     public const string MeterName = "CollabAkka.Audit";
 
-    private readonly Channel<Queued> _channel = Channel.CreateUnbounded<Queued>(
+    private readonly Channel<AuditEvent> _channel = Channel.CreateUnbounded<AuditEvent>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly IAuditStore _store;
     private readonly AuditOptions _options;
@@ -87,42 +87,35 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     /// <summary>The last write failure, while the store is failing; null once a write succeeds.</summary>
     public string? LastError { get; private set; }
 
-    public void Record(AuditEvent auditEvent) => Enqueue(new Queued(auditEvent, null));
+    public void Record(AuditEvent auditEvent) => Enqueue(auditEvent);
 
     /// <summary>
-    /// Records an event whose durability an answer depends on (an edit is acknowledged only once its EDIT record
-    /// is stored too). While such a waiter is queued the writer does not linger.
+    /// Counts records another writer made durable in its own transaction (the document committer writes each EDIT with
+    /// its update), so the trail's counters and <c>collab_audit_events_written_total</c> include them.
     /// </summary>
-    public Task RecordDurableAsync(AuditEvent auditEvent)
+    public void CountWrittenElsewhere(int count)
     {
-        var durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Increment(ref _durableWaiters);
-        if (!Enqueue(new Queued(auditEvent, durable)))
+        if (count > 0)
         {
-            Interlocked.Decrement(ref _durableWaiters);
-            durable.TrySetException(new InvalidOperationException("The audit trail is shut down."));
+            Interlocked.Add(ref _recorded, count);
+            Interlocked.Add(ref _written, count);
         }
-        return durable.Task;
     }
 
-    private int _durableWaiters;
-
-    private bool Enqueue(Queued queued)
+    private bool Enqueue(AuditEvent auditEvent)
     {
         Interlocked.Increment(ref _pending);
         Interlocked.Increment(ref _recorded);
-        if (_channel.Writer.TryWrite(queued))
+        if (_channel.Writer.TryWrite(auditEvent))
         {
             return true;
         }
         // Only after disposal; keep the count honest.
         Interlocked.Decrement(ref _pending);
         Interlocked.Decrement(ref _recorded);
-        AuditLog.RecordedAfterShutdown(_logger, queued.Event.EventType);
+        AuditLog.RecordedAfterShutdown(_logger, auditEvent.EventType);
         return false;
     }
-
-    private readonly record struct Queued(AuditEvent Event, TaskCompletionSource? Durable);
 
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -145,21 +138,16 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var batch = new List<AuditEvent>(_options.BatchSize);
-        var waiters = new List<TaskCompletionSource>();
         var reader = _channel.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (_options.BatchLinger > TimeSpan.Zero && Pending < _options.BatchSize && Volatile.Read(ref _durableWaiters) == 0)
+            if (_options.BatchLinger > TimeSpan.Zero && Pending < _options.BatchSize)
             {
                 await Task.Delay(_options.BatchLinger).ConfigureAwait(false);
             }
             while (batch.Count < _options.BatchSize && reader.TryRead(out var item))
             {
-                batch.Add(item.Event);
-                if (item.Durable is { } durable)
-                {
-                    waiters.Add(durable);
-                }
+                batch.Add(item);
             }
             var delay = _options.RetryDelay;
             while (true)
@@ -189,7 +177,7 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
                     }
                     if (_stopping.IsCancellationRequested)
                     {
-                        Abandon(batch, waiters);
+                        Abandon(batch);
                         return;
                     }
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRetryDelay.Ticks));
@@ -198,12 +186,6 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
             Interlocked.Add(ref _pending, -batch.Count);
             Interlocked.Add(ref _written, batch.Count);
             batch.Clear();
-            Interlocked.Add(ref _durableWaiters, -waiters.Count);
-            foreach (var durable in waiters)
-            {
-                durable.TrySetResult();
-            }
-            waiters.Clear();
             TaskCompletionSource done;
             lock (_flushGate)
             {
@@ -231,20 +213,12 @@ public sealed partial class BufferedAuditSink : IAuditSink, IAsyncDisposable
     }
 
     // Shutdown with the store down: the log (NDJSON on disk) is the last durable place these events can go.
-    private void Abandon(List<AuditEvent> batch, List<TaskCompletionSource> waiters)
+    private void Abandon(List<AuditEvent> batch)
     {
         var left = new List<AuditEvent>(batch);
         while (_channel.Reader.TryRead(out var item))
         {
-            left.Add(item.Event);
-            if (item.Durable is { } durable)
-            {
-                waiters.Add(durable);
-            }
-        }
-        foreach (var durable in waiters)
-        {
-            durable.TrySetException(new InvalidOperationException("The audit store was unreachable at shutdown."));
+            left.Add(item);
         }
         AuditLog.Abandoned(_logger, left.Count, LastError);
         foreach (var e in left)

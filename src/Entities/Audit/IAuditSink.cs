@@ -9,13 +9,6 @@ public interface IAuditSink
 {
     void Record(AuditEvent auditEvent);
 
-    /// <summary>Records an event and completes once it is durable (for answers that must not outrun their record).</summary>
-    Task RecordDurableAsync(AuditEvent auditEvent)
-    {
-        Record(auditEvent);
-        return FlushAsync();
-    }
-
     /// <summary>Events recorded but not yet durable.</summary>
     int Pending { get; }
 

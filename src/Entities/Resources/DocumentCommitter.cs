@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using CollabAkka.Entities.Audit;
 using Microsoft.Extensions.Logging;
 
 namespace CollabAkka.Entities.Resources;
@@ -11,7 +12,10 @@ namespace CollabAkka.Entities.Resources;
 /// retried until it lands; nothing is dropped. A record the store refuses (its entity was fenced by a newer
 /// incarnation, or its revision exists already) is not retried: its task ends <see cref="CommitOutcome.Fenced"/>
 /// and its entity stops, while the rest of the batch is written. Snapshots travel the same queue, so one is
-/// never written before the updates it contains.
+/// never written before the updates it contains. An update's audit record (EDIT) is written in the update's own
+/// transaction, so the acknowledgement waits for one write, not two (and the record exists exactly when the update does).
+/// The tasks handed out complete on the writer's loop, without a hop: their only waiters are the entities' PipeTo
+/// (a Tell), so nothing heavy may be chained onto them.
 /// </summary>
 public sealed partial class DocumentCommitter : IAsyncDisposable
 {
@@ -20,13 +24,16 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
     private readonly DocumentOptions _options;
     private readonly ILogger _logger;
     private readonly Task _writer;
+    private readonly Action<int>? _audited;
     private int _pending;
 
-    public DocumentCommitter(IDocumentStore store, DocumentOptions options, ILogger<DocumentCommitter> logger)
+    /// <param name="audited">Told how many audit records each write made durable (the audit trail's counters).</param>
+    public DocumentCommitter(IDocumentStore store, DocumentOptions options, ILogger<DocumentCommitter> logger, Action<int>? audited = null)
     {
         _store = store;
         _options = options;
         _logger = logger;
+        _audited = audited;
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -38,10 +45,10 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
     /// <summary>The last write failure while the store is failing; null once a write succeeds.</summary>
     public string? LastError { get; private set; }
 
-    /// <summary>Queues an update; the task completes when it is durable, or refused by the store.</summary>
-    public Task<CommitOutcome> CommitAsync(DocumentUpdateRecord update)
+    /// <summary>Queues an update (with its audit record, written in the same transaction); the task completes when it is durable, or refused by the store.</summary>
+    public Task<CommitOutcome> CommitAsync(DocumentUpdateRecord update, AuditEvent? audit = null)
     {
-        var job = new Job(update, null);
+        var job = new Job(update, audit, null);
         Interlocked.Increment(ref _pending);
         if (!_queue.Writer.TryWrite(job))
         {
@@ -54,7 +61,7 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
     /// <summary>Queues a snapshot behind every update queued so far.</summary>
     public Task<CommitOutcome> SnapshotAsync(DocumentSnapshot snapshot)
     {
-        var job = new Job(null, snapshot);
+        var job = new Job(null, null, snapshot);
         return _queue.Writer.TryWrite(job) ? job.Done.Task : Task.FromResult(CommitOutcome.Failed);
     }
 
@@ -74,6 +81,7 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
             }
             var jobs = batch.Where(j => j.Update is not null).ToList();
             var updates = jobs.Select(j => j.Update!).ToList();
+            var audit = jobs.Any(j => j.Audit is not null) ? jobs.Select(j => j.Audit).ToList() : null;
             var snapshot = batch[^1].Snapshot;
             var delay = TimeSpan.FromMilliseconds(100);
             AppendResult appended = AppendResult.AllWritten;
@@ -84,7 +92,7 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
                 {
                     if (updates.Count > 0)
                     {
-                        appended = await _store.AppendAsync(updates, CancellationToken.None).ConfigureAwait(false);
+                        appended = await _store.AppendAsync(updates, audit, CancellationToken.None).ConfigureAwait(false);
                     }
                     if (snapshot is not null)
                     {
@@ -104,6 +112,11 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
                 }
             }
             Interlocked.Add(ref _pending, -updates.Count);
+            if (audit is not null && _audited is not null)
+            {
+                var refused = appended.Refused.Count(i => audit[i] is not null);
+                _audited(audit.Count(a => a is not null) - refused);
+            }
             foreach (var index in appended.Refused)
             {
                 jobs[index].Done.TrySetResult(CommitOutcome.Fenced);
@@ -123,9 +136,10 @@ public sealed partial class DocumentCommitter : IAsyncDisposable
         await _writer.ConfigureAwait(false);
     }
 
-    private sealed record Job(DocumentUpdateRecord? Update, DocumentSnapshot? Snapshot)
+    private sealed record Job(DocumentUpdateRecord? Update, AuditEvent? Audit, DocumentSnapshot? Snapshot)
     {
-        public TaskCompletionSource<CommitOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Continuations run on the writer's loop (no RunContinuationsAsynchronously): see the class summary.
+        public TaskCompletionSource<CommitOutcome> Done { get; } = new();
     }
 
     private static partial class CommitLog

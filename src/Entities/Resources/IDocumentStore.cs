@@ -1,3 +1,5 @@
+using CollabAkka.Entities.Audit;
+
 namespace CollabAkka.Entities.Resources;
 
 /// <summary>One accepted document update: the Y.js v1 bytes and who sent them at which revision.</summary>
@@ -34,7 +36,15 @@ public sealed record AppendResult(IReadOnlyList<int> Refused)
 public interface IDocumentStore
 {
     /// <summary>Appends a batch (possibly of several resources) in one transaction, record by record fenced by epoch; (resource, revision) is unique.</summary>
-    Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken);
+    Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken) =>
+        AppendAsync(updates, null, cancellationToken);
+
+    /// <summary>
+    /// Appends a batch as above; <paramref name="audit"/> (null, or one entry per update) holds each update's audit record
+    /// (EDIT), written in the same transaction when, and only when, its update is written: an acknowledged edit never
+    /// lacks its record, and a refused one leaves none.
+    /// </summary>
+    Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, IReadOnlyList<AuditEvent?>? audit, CancellationToken cancellationToken);
 
     /// <summary>Updates with <paramref name="afterRevision"/> &lt; revision &lt;= <paramref name="upToRevision"/> (or all after), in order.</summary>
     Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken);
@@ -50,4 +60,18 @@ public interface IDocumentStore
 
     /// <summary>The highest stored revision of a resource (0 when none).</summary>
     Task<long> GetLatestRevisionAsync(string resourceId, CancellationToken cancellationToken);
+}
+
+/// <summary>Argument checks shared by the document stores.</summary>
+public static class DocumentAudit
+{
+    /// <summary>Throws unless <paramref name="audit"/> is null or has one entry per update.</summary>
+    public static void Check(IReadOnlyList<DocumentUpdateRecord> updates, IReadOnlyList<AuditEvent?>? audit)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        if (audit is not null && audit.Count != updates.Count)
+        {
+            throw new ArgumentException($"{audit.Count} audit entries for {updates.Count} updates; give one per update (or none).", nameof(audit));
+        }
+    }
 }

@@ -382,16 +382,17 @@ internal sealed partial class ResourceEntity
         var now = Now;
         Broadcast(room, EventNames.DocUpdate, new DocUpdatePayload(Convert.ToBase64String(update), member.SessionId), By(member, action),
             except: includeSender ? null : member.ConnectionId);
-        // The acknowledgement waits for the update and its EDIT record: after a crash neither can be missing.
-        var audited = _runtime.Audit.RecordDurableAsync(AuditEvent.For(member, "EDIT", now, room.Id.Value, correlationId, new Dictionary<string, object?>
+        // The acknowledgement waits for the update and its EDIT record, written in one transaction: after a crash
+        // neither can be missing.
+        var edit = AuditEvent.For(member, "EDIT", now, room.Id.Value, correlationId, new Dictionary<string, object?>
         {
             ["revision"] = revision,
             ["bytes"] = update.Length,
             ["fields"] = fields.Order(StringComparer.Ordinal).ToArray(),
             ["via"] = action,
-        }));
-        var committed = _runtime.Committer.CommitAsync(
-            new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now, Epoch));
+        });
+        var durable = _runtime.Committer.CommitAsync(
+            new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now, Epoch), edit);
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
@@ -399,18 +400,10 @@ internal sealed partial class ResourceEntity
         }
         _uncommitted++;
         var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);
-        var durable = WhenDurable(committed, audited);
         state.LastCommit = durable;
         state.Accepted(update, durable);
         _deferred = new PendingCommit(durable, ack);
         return ack;
-    }
-
-    private static async Task<CommitOutcome> WhenDurable(Task<CommitOutcome> committed, Task audited)
-    {
-        var outcome = await committed.ConfigureAwait(false);
-        await audited.ConfigureAwait(false);
-        return outcome;
     }
 
     /// <summary>Replaces a text's content with a minimal edit: keep the common prefix and suffix.</summary>

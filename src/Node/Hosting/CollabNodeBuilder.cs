@@ -95,6 +95,10 @@ public static partial class CollabNodeBuilder
         services.Configure<DocumentOptions>(builder.Configuration.GetSection("Collab:Documents"));
         services.Configure<CollabHttpOptions>(builder.Configuration.GetSection("Collab:Http"));
         var httpOptions = builder.Configuration.GetSection("Collab:Http").Get<CollabHttpOptions>() ?? new CollabHttpOptions();
+        if (httpOptions.InlineScheduling)
+        {
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        }
 
         // Registered before the ActorSystem, so it stops after it (hosted services stop in reverse order): entities hand
         // off and drain their commits first, then the committer and the audit buffer flush what remains.
@@ -108,7 +112,8 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<IAuditSink>(sp => sp.GetRequiredService<BufferedAuditSink>());
 
         services.AddSingleton(sp => new DocumentCommitter(sp.GetRequiredService<IDocumentStore>(),
-            sp.GetRequiredService<IOptions<DocumentOptions>>().Value, sp.GetRequiredService<ILogger<DocumentCommitter>>()));
+            sp.GetRequiredService<IOptions<DocumentOptions>>().Value, sp.GetRequiredService<ILogger<DocumentCommitter>>(),
+            sp.GetRequiredService<BufferedAuditSink>().CountWrittenElsewhere));
 
         // Entities: sharded actors in the node's ActorSystem, reached through the shard region.
         // Events: this node's connections through SignalR; other nodes' through their delivery actors (ClusterEventSink).

@@ -23,6 +23,28 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
         {
             return Task.CompletedTask;
         }
+        return database.RunAsync(PostgresCircuits.Audit, async connection =>
+        {
+            await using var insert = new NpgsqlCommand($"{InsertColumns} SELECT * FROM {Unnest}", connection);
+            AddArrays(insert, events);
+            return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    /// <summary>The INSERT of <see cref="AddArrays"/>'s rows, to be followed by a SELECT of them (from <see cref="Unnest"/>).</summary>
+    internal const string InsertColumns =
+        "INSERT INTO audit_events (ts, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)";
+
+    /// <summary>The rows bound by <see cref="AddArrays"/>, in the column order of <see cref="InsertColumns"/>.</summary>
+    internal const string Unnest =
+        "unnest(@a_ts, @a_type, @a_user, @a_username, @a_role, @a_resource, @a_session, @a_node, @a_ip, @a_ua, @a_correlation, @a_details)";
+
+    /// <summary>
+    /// Binds events as column arrays (<c>@a_…</c>), so a batch is one statement and one round trip whatever its size.
+    /// The document store writes EDIT records inside its update statement this way.
+    /// </summary>
+    internal static void AddArrays(NpgsqlCommand command, IReadOnlyList<AuditEvent> events)
+    {
         var n = events.Count;
         var ts = new DateTimeOffset[n];
         var text = new string?[11][];
@@ -46,21 +68,13 @@ public sealed class PostgresAuditStore(PostgresDatabase database) : IAuditStore
             text[9][i] = Clean(e.CorrelationId);
             text[10][i] = e.Details is null ? null : DetailsJson(e.Details);
         }
-        return database.RunAsync(PostgresCircuits.Audit, async connection =>
+        command.Parameters.Add(new NpgsqlParameter("a_ts", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = ts });
+        string[] names = ["type", "user", "username", "role", "resource", "session", "node", "ip", "ua", "correlation"];
+        for (var c = 0; c < names.Length; c++)
         {
-            await using var insert = new NpgsqlCommand("""
-                INSERT INTO audit_events (ts, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)
-                SELECT * FROM unnest(@ts, @type, @user, @username, @role, @resource, @session, @node, @ip, @ua, @correlation, @details)
-                """, connection);
-            insert.Parameters.Add(new NpgsqlParameter("ts", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = ts });
-            string[] names = ["type", "user", "username", "role", "resource", "session", "node", "ip", "ua", "correlation"];
-            for (var c = 0; c < names.Length; c++)
-            {
-                insert.Parameters.Add(new NpgsqlParameter(names[c], NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = text[c] });
-            }
-            insert.Parameters.Add(new NpgsqlParameter("details", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = text[10] });
-            return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }, cancellationToken);
+            command.Parameters.Add(new NpgsqlParameter("a_" + names[c], NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = text[c] });
+        }
+        command.Parameters.Add(new NpgsqlParameter("a_details", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = text[10] });
     }
 
     public Task<IReadOnlyList<StoredAuditEvent>> QueryAsync(AuditQuery query, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Resources;
 using Npgsql;
 using NpgsqlTypes;
@@ -11,9 +12,9 @@ namespace CollabAkka.Node.Storage;
 /// </summary>
 public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocumentStore
 {
-    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, IReadOnlyList<AuditEvent?>? audit, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(updates);
+        DocumentAudit.Check(updates, audit);
         if (updates.Count == 0)
         {
             return Task.FromResult(AppendResult.AllWritten);
@@ -33,6 +34,28 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
             (resources[i], roots[i], epochs[i], revisions[i], timestamps[i], users[i], sessions[i], bytes[i]) =
                 (u.ResourceId, StoreKeys.RootOf(u.ResourceId), u.Epoch, u.Revision, PostgresAuditStore.Millis(u.Timestamp), u.UserId, u.SessionId, u.Update);
         }
+        // Each update's audit record (EDIT) is inserted by the same statement, for the updates it wrote and no others.
+        var records = new List<AuditEvent>();
+        var recordOf = new List<long>(); // the 1-based position of each record's update
+        for (var i = 0; audit is not null && i < n; i++)
+        {
+            if (audit[i] is { } record)
+            {
+                records.Add(record);
+                recordOf.Add(i + 1);
+            }
+        }
+        var audited = records.Count == 0 ? "" : $"""
+            ,
+            audited AS (
+                {PostgresAuditStore.InsertColumns}
+                SELECT a.ts, a.event_type, a.user_id, a.username, a.role, a.resource_id, a.session_id, a.node_id, a.ip, a.user_agent, a.correlation_id, a.details
+                FROM {PostgresAuditStore.Unnest} WITH ORDINALITY
+                    AS a(ts, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details, k)
+                JOIN unnest(@a_of) WITH ORDINALITY AS o(idx, k) ON o.k = a.k
+                WHERE o.idx IN (SELECT idx FROM done)
+                ORDER BY a.k)
+            """;
         return database.RunAsync(PostgresCircuits.Documents, async connection =>
         {
             // One statement: the batch's epoch rows are locked FOR SHARE (a concurrent claim waits until we commit),
@@ -53,9 +76,18 @@ public sealed class PostgresDocumentStore(PostgresDatabase database) : IDocument
                     INSERT INTO doc_updates (resource_id, revision, ts, user_id, session_id, update_bytes)
                     SELECT resource_id, revision, ts, user_id, session_id, update_bytes FROM eligible
                     ON CONFLICT (resource_id, revision) DO NOTHING
-                    RETURNING resource_id, revision)
-                SELECT e.idx FROM eligible e JOIN written w ON w.resource_id = e.resource_id AND w.revision = e.revision
+                    RETURNING resource_id, revision),
+                done AS (
+                    SELECT e.idx FROM eligible e JOIN written w ON w.resource_id = e.resource_id AND w.revision = e.revision)
+                """ + audited + """
+
+                SELECT idx FROM done
                 """, connection);
+            if (records.Count > 0)
+            {
+                PostgresAuditStore.AddArrays(insert, records);
+                insert.Parameters.Add(new NpgsqlParameter("a_of", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = recordOf.ToArray() });
+            }
             insert.Parameters.Add(new NpgsqlParameter("resource", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = resources });
             insert.Parameters.Add(new NpgsqlParameter("root", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = roots });
             insert.Parameters.Add(new NpgsqlParameter("epoch", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = epochs });

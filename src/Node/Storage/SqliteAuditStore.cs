@@ -17,40 +17,50 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = """
-                INSERT INTO audit_events (ts_ms, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)
-                VALUES ($ts, $type, $user, $username, $role, $resource, $session, $node, $ip, $ua, $correlation, $details)
-                """;
-            var p = new[]
-            {
-                insert.Parameters.Add("$ts", SqliteType.Integer), insert.Parameters.Add("$type", SqliteType.Text),
-                insert.Parameters.Add("$user", SqliteType.Text), insert.Parameters.Add("$username", SqliteType.Text),
-                insert.Parameters.Add("$role", SqliteType.Text), insert.Parameters.Add("$resource", SqliteType.Text),
-                insert.Parameters.Add("$session", SqliteType.Text), insert.Parameters.Add("$node", SqliteType.Text),
-                insert.Parameters.Add("$ip", SqliteType.Text), insert.Parameters.Add("$ua", SqliteType.Text),
-                insert.Parameters.Add("$correlation", SqliteType.Text), insert.Parameters.Add("$details", SqliteType.Text),
-            };
-            foreach (var e in events)
-            {
-                p[0].Value = e.Timestamp.ToUnixTimeMilliseconds();
-                p[1].Value = e.EventType;
-                p[2].Value = (object?)e.UserId ?? DBNull.Value;
-                p[3].Value = (object?)e.Username ?? DBNull.Value;
-                p[4].Value = (object?)e.Role ?? DBNull.Value;
-                p[5].Value = (object?)e.ResourceId ?? DBNull.Value;
-                p[6].Value = (object?)e.SessionId ?? DBNull.Value;
-                p[7].Value = (object?)e.NodeId ?? DBNull.Value;
-                p[8].Value = (object?)e.Ip ?? DBNull.Value;
-                p[9].Value = (object?)e.UserAgent ?? DBNull.Value;
-                p[10].Value = (object?)e.CorrelationId ?? DBNull.Value;
-                p[11].Value = e.Details is null ? DBNull.Value : JsonSerializer.Serialize(e.Details, DetailsJson);
-                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await InsertAsync(connection, tx, events, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         });
+
+    /// <summary>Inserts events inside the caller's transaction (the document store writes EDIT records with their updates).</summary>
+    internal static async Task InsertAsync(SqliteConnection connection, SqliteTransaction tx, IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = """
+            INSERT INTO audit_events (ts_ms, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)
+            VALUES ($ts, $type, $user, $username, $role, $resource, $session, $node, $ip, $ua, $correlation, $details)
+            """;
+        var p = new[]
+        {
+            insert.Parameters.Add("$ts", SqliteType.Integer), insert.Parameters.Add("$type", SqliteType.Text),
+            insert.Parameters.Add("$user", SqliteType.Text), insert.Parameters.Add("$username", SqliteType.Text),
+            insert.Parameters.Add("$role", SqliteType.Text), insert.Parameters.Add("$resource", SqliteType.Text),
+            insert.Parameters.Add("$session", SqliteType.Text), insert.Parameters.Add("$node", SqliteType.Text),
+            insert.Parameters.Add("$ip", SqliteType.Text), insert.Parameters.Add("$ua", SqliteType.Text),
+            insert.Parameters.Add("$correlation", SqliteType.Text), insert.Parameters.Add("$details", SqliteType.Text),
+        };
+        foreach (var e in events)
+        {
+            p[0].Value = e.Timestamp.ToUnixTimeMilliseconds();
+            p[1].Value = e.EventType;
+            p[2].Value = (object?)e.UserId ?? DBNull.Value;
+            p[3].Value = (object?)e.Username ?? DBNull.Value;
+            p[4].Value = (object?)e.Role ?? DBNull.Value;
+            p[5].Value = (object?)e.ResourceId ?? DBNull.Value;
+            p[6].Value = (object?)e.SessionId ?? DBNull.Value;
+            p[7].Value = (object?)e.NodeId ?? DBNull.Value;
+            p[8].Value = (object?)e.Ip ?? DBNull.Value;
+            p[9].Value = (object?)e.UserAgent ?? DBNull.Value;
+            p[10].Value = (object?)e.CorrelationId ?? DBNull.Value;
+            p[11].Value = e.Details is null ? DBNull.Value : JsonSerializer.Serialize(e.Details, DetailsJson);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     public Task<IReadOnlyList<StoredAuditEvent>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) =>
         Wrap<IReadOnlyList<StoredAuditEvent>>(async () =>

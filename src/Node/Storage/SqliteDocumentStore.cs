@@ -1,3 +1,4 @@
+using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Resources;
 using Microsoft.Data.Sqlite;
 
@@ -6,9 +7,10 @@ namespace CollabAkka.Node.Storage;
 /// <summary>Document update log and snapshots in the embedded SQLite file.</summary>
 public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStore
 {
-    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(IReadOnlyList<DocumentUpdateRecord> updates, IReadOnlyList<AuditEvent?>? audit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(updates);
+        DocumentAudit.Check(updates, audit);
         return Wrap(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
@@ -38,6 +40,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             var session = insert.Parameters.Add("$session", SqliteType.Text);
             var bytes = insert.Parameters.Add("$update", SqliteType.Blob);
             List<int>? refused = null;
+            var audited = new List<AuditEvent>();
             for (var i = 0; i < updates.Count; i++)
             {
                 var u = updates[i];
@@ -56,7 +59,12 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
                 {
                     (refused ??= []).Add(i);
                 }
+                else if (audit?[i] is { } record)
+                {
+                    audited.Add(record);
+                }
             }
+            await SqliteAuditStore.InsertAsync(connection, tx, audited, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return refused is null ? AppendResult.AllWritten : new AppendResult(refused);
         });
