@@ -23,7 +23,8 @@ public sealed class LockRestartTests
                 await alice.JoinAsync(doc, "viewer");
                 previousToken = (await alice.AcquireLockAsync(doc)).Data.GetProperty("fencingToken").GetInt64();
                 await alice.ReleaseLockAsync(doc);
-                granted = (await alice.AcquireLockAsync(doc, ttlSeconds: 8)).Data;
+                // Long enough to outlive the stop and the restart on a busy machine (8 s did not, at a load of 20 on 2 cores).
+                granted = (await alice.AcquireLockAsync(doc, ttlSeconds: 15)).Data;
                 await first.StopAsync();
             }
 
