@@ -12,7 +12,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     internal static readonly JsonSerializerOptions DetailsJson = new(JsonSerializerDefaults.Web);
 
     public Task AppendAsync(IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken) =>
-        Wrap(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -63,7 +63,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     }
 
     public Task<IReadOnlyList<StoredAuditEvent>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) =>
-        Wrap<IReadOnlyList<StoredAuditEvent>>(async () =>
+        SqliteDatabase.Guard<IReadOnlyList<StoredAuditEvent>>(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -108,7 +108,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
         });
 
     public Task<int> PurgeAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken) =>
-        Wrap(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -118,16 +118,4 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
             delete.Parameters.AddWithValue("$n", batchSize);
             return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         });
-
-    private static async Task<T> Wrap<T>(Func<Task<T>> body)
-    {
-        try
-        {
-            return await body().ConfigureAwait(false);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
 }

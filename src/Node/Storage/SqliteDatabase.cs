@@ -115,20 +115,14 @@ public sealed class SqliteDatabase : ICollabDatabase
 
     public string Description => $"SQLite {Path}";
 
-    public async Task PingAsync(CancellationToken cancellationToken = default)
-    {
-        try
+    public Task PingAsync(CancellationToken cancellationToken = default) =>
+        Guard(async () =>
         {
             await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var command = connection.CreateCommand();
             command.CommandText = "SELECT COUNT(*) FROM schema_migrations";
-            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        });
 
     // Physical connections already set up. Pooled opens hand back the same native handle, and the PRAGMAs
     // below are per-connection (journal_mode=WAL even per file), so running them on every open was pure cost.
@@ -168,18 +162,23 @@ public sealed class SqliteDatabase : ICollabDatabase
         return connection;
     }
 
-    /// <summary>Applies the migrations this file lacks. Idempotent; BEGIN IMMEDIATE serializes two processes.</summary>
-    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
+    /// <summary>Runs a store call, turning SQLite's failures into <see cref="StoreUnavailableException"/> (the stores' one error).</summary>
+    public static async Task<T> Guard<T>(Func<Task<T>> body)
     {
+        ArgumentNullException.ThrowIfNull(body);
         try
         {
-            return await MigrateCoreAsync(cancellationToken).ConfigureAwait(false);
+            return await body().ConfigureAwait(false);
         }
         catch (SqliteException ex)
         {
             throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
         }
     }
+
+    /// <summary>Applies the migrations this file lacks. Idempotent; BEGIN IMMEDIATE serializes two processes.</summary>
+    public Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default) =>
+        Guard(() => MigrateCoreAsync(cancellationToken));
 
     private async Task<IReadOnlyList<int>> MigrateCoreAsync(CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     {
         ArgumentNullException.ThrowIfNull(updates);
         DocumentAudit.Check(updates, audit);
-        return Wrap(async () =>
+        return SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -71,7 +71,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
-        Wrap<IReadOnlyList<DocumentUpdateRecord>>(async () =>
+        SqliteDatabase.Guard<IReadOnlyList<DocumentUpdateRecord>>(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -95,7 +95,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     public Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        return Wrap(async () =>
+        return SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -121,7 +121,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     }
 
     public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>
-        Wrap(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -138,7 +138,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
         });
 
     public Task<IReadOnlyList<DocumentRevisionInfo>> ListRevisionsAsync(string resourceId, long afterRevision, int limit, CancellationToken cancellationToken) =>
-        Wrap<IReadOnlyList<DocumentRevisionInfo>>(async () =>
+        SqliteDatabase.Guard<IReadOnlyList<DocumentRevisionInfo>>(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -160,7 +160,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
         });
 
     public Task<long> GetLatestRevisionAsync(string resourceId, CancellationToken cancellationToken) =>
-        Wrap(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -168,16 +168,4 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             select.Parameters.AddWithValue("$resource", resourceId);
             return (long)(await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         });
-
-    private static async Task<T> Wrap<T>(Func<Task<T>> body)
-    {
-        try
-        {
-            return await body().ConfigureAwait(false);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
 }

@@ -8,7 +8,7 @@ namespace CollabAkka.Node.Storage;
 public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocationStore
 {
     public Task SaveAsync(string userId, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
-        Guard(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -23,7 +23,7 @@ public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocation
         });
 
     public Task<IReadOnlyDictionary<string, DateTimeOffset>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken) =>
-        Guard<IReadOnlyDictionary<string, DateTimeOffset>>(async () =>
+        SqliteDatabase.Guard<IReadOnlyDictionary<string, DateTimeOffset>>(async () =>
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var select = connection.CreateCommand();
@@ -39,7 +39,7 @@ public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocation
         });
 
     public Task<int> PruneAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
-        Guard(async () =>
+        SqliteDatabase.Guard(async () =>
         {
             using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -48,16 +48,4 @@ public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocation
             delete.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
             return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         });
-
-    private static async Task<T> Guard<T>(Func<Task<T>> body)
-    {
-        try
-        {
-            return await body().ConfigureAwait(false);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
 }
