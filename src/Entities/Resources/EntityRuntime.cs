@@ -50,7 +50,7 @@ public sealed class EntityOptions
 /// <summary>What every entity on a node shares: an immutable snapshot, handed over at creation.</summary>
 public sealed record EntityRuntime(
     string NodeId,
-    ResourceCatalog Catalog,
+    ResourceCatalogHolder Catalogs,
     TimeProvider Time,
     IAuditSink Audit,
     IEntityEventSink Events,
@@ -59,4 +59,8 @@ public sealed record EntityRuntime(
     DocumentCommitter Committer,
     DocumentOptions DocumentOptions,
     EntityOptions Options,
-    ILoggerFactory LoggerFactory);
+    ILoggerFactory LoggerFactory)
+{
+    /// <summary>The catalog in force now (swapped by a reload; an entity re-reads it for every decision).</summary>
+    public ResourceCatalog Catalog => Catalogs.Current;
+}
