@@ -27,7 +27,9 @@ internal sealed partial class ResourceEntity
                 var rights = room.Policy.For(lk.Role);
                 if (!rights.CanView || !rights.CanEdit || !rights.CanLock)
                 {
-                    await EndLockAsync(room, lk, EventNames.LockReleased, PermissionRevoked, null, null, correlationId).ConfigureAwait(false);
+                    // Best effort against the store: the rights are gone now even if the delete fails (a lock left in the
+                    // store comes back only if the entity restarts, and only until its TTL).
+                    await EndLockAsync(room, lk, EventNames.LockReleased, PermissionRevoked, null, null, correlationId, bestEffort: true).ConfigureAwait(false);
                     if (Fenced)
                     {
                         return EntityReply.Ok();
