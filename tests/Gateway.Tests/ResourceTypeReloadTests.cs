@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using CollabAkka.Entities.Audit;
+using CollabAkka.Messages;
 using CollabAkka.TestKit;
+using CollabAkka.Web.Sessions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CollabAkka.Gateway.Tests;
 
@@ -88,6 +91,10 @@ public sealed class ResourceTypeReloadTests
         var removed = await clerk.WaitForAsync("user:left", e => e.GetProperty("payload").GetProperty("user").GetProperty("sessionId").GetString() == clerk.SessionId);
         Assert.Equal("permission_revoked", removed.GetProperty("payload").GetProperty("reason").GetString());
         await nurse.WaitForAsync("user:left", e => e.GetProperty("payload").GetProperty("user").GetProperty("userId").GetString() == clerk.UserId);
+        // The node forgot the clerk's join: it is not re-registered if the entity moves.
+        var session = node.Services.GetRequiredService<ConnectionRegistry>().All.Single(s => s.SessionId == clerk.SessionId);
+        Assert.Null(session.JoinedMode(ResourceId.Parse(chart)));
+        Assert.NotNull(node.Services.GetRequiredService<ConnectionRegistry>().All.Single(s => s.SessionId == nurse.SessionId).JoinedMode(ResourceId.Parse(chart)));
         // The doctor keeps viewing but loses the lock.
         var released = await nurse.WaitForAsync("lock:released");
         Assert.Equal("permission_revoked", released.GetProperty("payload").GetProperty("reason").GetString());

@@ -12,7 +12,7 @@ namespace CollabAkka.Entities.Resources;
 // until its next renewal, and members over a lowered maxViewers stay.
 internal sealed partial class ResourceEntity
 {
-    public const string PermissionRevoked = "permission_revoked";
+    private const string PermissionRevoked = PresenceReasons.PermissionRevoked;
 
     private async Task<EntityReply> OnRecheckPermissionsAsync(string correlationId)
     {
