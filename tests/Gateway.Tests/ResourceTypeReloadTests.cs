@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -56,8 +58,7 @@ public sealed class ResourceTypeReloadTests
         return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
-    private static async Task<string> ActiveVersionAsync(CollabTestNode node) =>
-        JsonDocument.Parse(await node.Http.GetStringAsync("/api/capabilities")).RootElement.GetProperty("resourceTypesVersion").GetString()!;
+    private static Task<string> ActiveVersionAsync(CollabTestNode node) => VersionAsync(node.Http);
 
     [Fact]
     public async Task AReloadThatTakesViewAndEditRightsRemovesMembersReleasesLocksAndRefusesNewJoins()
@@ -117,6 +118,46 @@ public sealed class ResourceTypeReloadTests
         var audited = await node.QueryAuditAsync(new AuditQuery { EventType = AuditEventTypes.ResourceTypesReloaded, Limit = 100 });
         Assert.Contains(audited, e => Equals(e.Event.Details?["version"]?.ToString(), version) && e.Event.Role == "admin");
     }
+
+    [Fact]
+    public async Task SighupReloadsTheFileAndTheNodeKeepsRunning()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var dir = Directory.CreateTempSubdirectory("collab-reload-hup-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "resources.yml");
+            await File.WriteAllTextAsync(file, Before);
+            await using var node = await CollabNodeProcess.StartAsync(Path.Combine(dir.FullName, "data"), null, $"--Collab:ResourcesFile={file}");
+            var before = await VersionAsync(node.Http);
+
+            await File.WriteAllTextAsync(file, After);
+            using (var hangup = Process.Start("kill", ["-HUP", node.ProcessId.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await hangup.WaitForExitAsync();
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await VersionAsync(node.Http) == before)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "SIGHUP did not change the version within 30 s");
+                await Task.Delay(100);
+            }
+
+            Assert.False(node.HasExited);
+            await using var clerk = await node.ConnectAsync(Ids.Unique("clerk"), "Clerk", "clerk");
+            Assert.Equal("PERMISSION_DENIED", (await clerk.JoinAsync($"chart:{Ids.Unique("c")}", "viewer")).Error!.Code);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<string> VersionAsync(HttpClient http) =>
+        JsonDocument.Parse(await http.GetStringAsync("/api/capabilities")).RootElement.GetProperty("resourceTypesVersion").GetString()!;
 
     [Fact]
     public async Task AnInvalidFileIsRefusedWithTheLoadersMessageAndTheRunningConfigurationStays()

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;
@@ -30,7 +31,8 @@ namespace CollabAkka.Node.Hosting;
 /// the file when it starts, or on the next reload. Each node reports the version (content hash) it has in force on
 /// <c>GET /api/capabilities</c>, a log line and the <c>collab_resource_types_reloads_total</c> counter.</item>
 /// </list>
-/// Reloads on one node are serialized; the same content again is "unchanged" and disturbs nobody.
+/// Reloads on one node are serialized; the same content again is "unchanged" and disturbs nobody. SIGHUP (not on
+/// Windows) does the same as the endpoint, audited without a user.
 /// </summary>
 internal sealed partial class ResourceTypeReload : BackgroundService
 {
@@ -108,7 +110,53 @@ internal sealed partial class ResourceTypeReload : BackgroundService
         var system = _services.GetRequiredService<ActorSystem>();
         system.ActorOf(Props.Create(() => new Subscriber(this, _nodeId)), "resource-type-reload");
         _system = system;
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        // SIGHUP does what the endpoint does (a hang-up no longer ends the node): reload here, then everywhere.
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            OnHangup();
+        });
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // the node stops
+        }
     }
+
+    private void OnHangup()
+    {
+        var outcome = Reload("SIGHUP");
+        if (outcome.Error is null)
+        {
+            PublishToCluster(outcome.Current.Version);
+        }
+        _services.GetRequiredService<IAuditSink>().Record(new AuditEvent
+        {
+            EventType = outcome.Error is null ? AuditEventTypes.ResourceTypesReloaded : AuditEventTypes.ResourceTypesReloadRefused,
+            Timestamp = _time.GetUtcNow(),
+            NodeId = _nodeId,
+            Details = AuditDetails(outcome, "SIGHUP"),
+        });
+    }
+
+    /// <summary>What a reload's audit event records (endpoint and SIGHUP alike).</summary>
+    private static Dictionary<string, object?> AuditDetails(ReloadOutcome outcome, string trigger) => outcome.Error is { } error
+        ? new() { ["trigger"] = trigger, ["file"] = System.IO.Path.GetFileName(outcome.Previous.Source), ["version"] = outcome.Previous.Version, ["error"] = error }
+        : new()
+        {
+            ["trigger"] = trigger,
+            ["file"] = System.IO.Path.GetFileName(outcome.Previous.Source),
+            ["previousVersion"] = outcome.Previous.Version,
+            ["version"] = outcome.Current.Version,
+            ["changed"] = outcome.Changed,
+        };
 
     private void Count(string result) => _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
 
@@ -140,24 +188,13 @@ internal sealed partial class ResourceTypeReload : BackgroundService
             var file = System.IO.Path.GetFileName(outcome.Previous.Source);
             if (outcome.Error is { } error)
             {
-                HttpAudit.Record(http, AuditEventTypes.ResourceTypesReloadRefused, null, new Dictionary<string, object?>
-                {
-                    ["file"] = file,
-                    ["version"] = outcome.Previous.Version,
-                    ["error"] = error,
-                });
+                HttpAudit.Record(http, AuditEventTypes.ResourceTypesReloadRefused, null, AuditDetails(outcome, "http"));
                 return Problems.Result(http, StatusCodes.Status400BadRequest, Messages.ErrorCodes.ValidationFailed,
                     $"{error}{Environment.NewLine}Nothing was reloaded; version {outcome.Previous.Version} stays in force on every node.",
                     new { version = outcome.Previous.Version, resourcesFile = file });
             }
             var clusterNotified = reload.PublishToCluster(outcome.Current.Version);
-            HttpAudit.Record(http, AuditEventTypes.ResourceTypesReloaded, null, new Dictionary<string, object?>
-            {
-                ["file"] = file,
-                ["previousVersion"] = outcome.Previous.Version,
-                ["version"] = outcome.Current.Version,
-                ["changed"] = outcome.Changed,
-            });
+            HttpAudit.Record(http, AuditEventTypes.ResourceTypesReloaded, null, AuditDetails(outcome, "http"));
             return Results.Json(new
             {
                 nodeId = node.NodeId,
