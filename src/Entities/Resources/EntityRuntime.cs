@@ -47,7 +47,10 @@ public sealed class EntityOptions
     }
 }
 
-/// <summary>What every entity on a node shares: an immutable snapshot, handed over at creation.</summary>
+/// <summary>
+/// What every entity on a node shares: an immutable snapshot, handed over at creation. The one part that changes is
+/// reached through <see cref="Catalogs"/>: a reload of resources.yml swaps the catalog there, never in the snapshot.
+/// </summary>
 public sealed record EntityRuntime(
     string NodeId,
     ResourceCatalogHolder Catalogs,
