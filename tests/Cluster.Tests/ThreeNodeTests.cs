@@ -9,19 +9,41 @@ public sealed class ThreeNodeFixture : IAsyncLifetime
     public CollabClusterProcesses Cluster { get; private set; } = null!;
     private string _connectionString = "";
     private string _schema = "";
+    private DirectoryInfo? _resourcesDir;
+
+    /// <summary>The resources.yml every node reads (Collab:ResourcesFile): the repository's, plus the type the reload test changes.</summary>
+    public string ResourcesFile { get; private set; } = "";
 
     public async Task InitializeAsync()
     {
         _connectionString = await PostgresTestServer.SharedConnectionStringAsync();
         _schema = PostgresTestServer.CreateSchemaName("cluster");
+        _resourcesDir = Directory.CreateTempSubdirectory("collab-cluster-resources-");
+        ResourcesFile = Path.Combine(_resourcesDir.FullName, "resources.yml");
+        await WriteResourcesAsync(clerkMayView: true);
         Cluster = await CollabClusterProcesses.StartAsync(3, _connectionString, _schema,
-            "--Collab:Connections:InvocationsPerSecond=2000", "--Collab:Connections:InvocationBurst=4000");
+            "--Collab:Connections:InvocationsPerSecond=2000", "--Collab:Connections:InvocationBurst=4000",
+            $"--Collab:ResourcesFile={ResourcesFile}");
+    }
+
+    /// <summary>Rewrites <see cref="ResourcesFile"/>: the repository's types and <c>reload-ward</c>, where role clerk may view or not.</summary>
+    public async Task WriteResourcesAsync(bool clerkMayView)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CollabAkka.sln")))
+        {
+            dir = dir.Parent;
+        }
+        var yaml = await File.ReadAllTextAsync(Path.Combine(dir!.FullName, "config", "resources.yml"));
+        var ward = $"resources:\n  reload-ward:\n    roles:\n      clerk: {{ canView: {(clerkMayView ? "true" : "false")} }}\n      nurse: {{ canEdit: true, canLock: true }}\n";
+        await File.WriteAllTextAsync(ResourcesFile, yaml.Replace("resources:\n", ward, StringComparison.Ordinal));
     }
 
     public async Task DisposeAsync()
     {
         await Cluster.DisposeAsync();
         await PostgresTestServer.DropSchemaAsync(_connectionString, _schema);
+        _resourcesDir?.Delete(recursive: true);
     }
 }
 
@@ -169,6 +191,52 @@ public sealed class ThreeNodeTests(ThreeNodeFixture fixture) : IClassFixture<Thr
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
         }
     }
+
+    [Fact]
+    public async Task AResourceTypesReloadOnOneNodeIsActiveOnEveryNodeAndRemovesAMemberConnectedThroughAnother()
+    {
+        var ward = Id("reload-ward:w-") + "/bed:1";
+        await using var clerk = await Cluster[1].ConnectAsync(Id("clerk-"), "Clerk", "clerk");
+        await using var nurse = await Cluster[2].ConnectAsync(Id("nurse-"), "Nurse", "nurse");
+        Assert.True((await clerk.JoinAsync(ward, "viewer")).Success);
+        Assert.True((await nurse.JoinAsync(ward, "viewer")).Success);
+        var before = await VersionOnAsync(0);
+
+        await fixture.WriteResourcesAsync(clerkMayView: false);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/resource-types/reload");
+            request.Headers.Authorization = new("Bearer", await Cluster[0].GetTokenAsync("op-reload", "Operator", "admin"));
+            using var response = await Cluster[0].Http.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            var version = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("version").GetString();
+            Assert.NotEqual(before, version);
+
+            // Every node reads the same file when told to: each reports the new version.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            for (var i = 0; i < 3; i++)
+            {
+                while (await VersionOnAsync(i) != version)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"node {i + 1} did not report version {version} within 30 s");
+                    await Task.Delay(200);
+                }
+            }
+            // The entity (wherever it runs) removed the clerk, who is connected through node 2, and told it so.
+            var removed = await clerk.WaitForAsync("user:left",
+                e => e.GetProperty("payload").GetProperty("user").GetProperty("sessionId").GetString() == clerk.SessionId, TimeSpan.FromSeconds(30));
+            Assert.Equal("permission_revoked", removed.GetProperty("payload").GetProperty("reason").GetString());
+            await nurse.WaitForAsync("user:left", e => e.GetProperty("payload").GetProperty("user").GetProperty("userId").GetString() == clerk.UserId);
+            Assert.Equal("PERMISSION_DENIED", (await clerk.JoinAsync(ward, "viewer")).Error!.Code);
+        }
+        finally
+        {
+            await fixture.WriteResourcesAsync(clerkMayView: true); // the file every node starts from again (a node restarted later reads it)
+        }
+    }
+
+    private async Task<string?> VersionOnAsync(int index) =>
+        JsonDocument.Parse(await Cluster[index].Http.GetStringAsync("/api/capabilities")).RootElement.GetProperty("resourceTypesVersion").GetString();
 
     private static double Metric(string scrape, string series)
     {

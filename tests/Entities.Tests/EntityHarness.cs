@@ -71,7 +71,7 @@ public sealed class EntityHarness : IAsyncDisposable
         var documentOptions = new DocumentOptions();
         var entityOptions = options ?? new EntityOptions { PassivateAfter = TimeSpan.FromMinutes(2), PassivationSweepInterval = TimeSpan.FromSeconds(30) };
         var committer = new DocumentCommitter(documents, documentOptions, NullLogger<DocumentCommitter>.Instance);
-        var runtime = new EntityRuntime("node-test", LoadCatalog(), clock, new RecordingAudit(), events, locks, documents, committer,
+        var runtime = new EntityRuntime("node-test", new ResourceCatalogHolder(LoadCatalog(), clock.GetUtcNow()), clock, new RecordingAudit(), events, locks, documents, committer,
             documentOptions, entityOptions, NullLoggerFactory.Instance);
 
         var cluster = Cluster.Get(system);

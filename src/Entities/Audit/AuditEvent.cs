@@ -62,4 +62,6 @@ public static class AuditEventTypes
     public const string WebhookReceived = "WEBHOOK_RECEIVED";
     public const string WebhookRejected = "WEBHOOK_REJECTED";
     public const string SessionsRevoked = "SESSIONS_REVOKED";
+    public const string ResourceTypesReloaded = "RESOURCE_TYPES_RELOADED";
+    public const string ResourceTypesReloadRefused = "RESOURCE_TYPES_RELOAD_REFUSED";
 }

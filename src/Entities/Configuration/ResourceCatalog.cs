@@ -79,13 +79,15 @@ public sealed class ResourceCatalog
         IReadOnlyDictionary<string, RolePermissions> roles,
         IReadOnlyDictionary<string, ResourceTypeSettings> types,
         bool allowUnknownTypes,
-        string source)
+        string source,
+        string version = "")
     {
         Defaults = defaults;
         Roles = roles;
         Types = types;
         AllowUnknownTypes = allowUnknownTypes;
         Source = source;
+        Version = version;
     }
 
     public ResourceTypeSettings Defaults { get; }
@@ -98,6 +100,9 @@ public sealed class ResourceCatalog
 
     /// <summary>Where the catalog was read from (a file path), for diagnostics.</summary>
     public string Source { get; }
+
+    /// <summary>What was read: the file's content hash (<c>sha256:</c> and 16 hex digits), the same on every node that reads the same bytes.</summary>
+    public string Version { get; }
 
     /// <summary>Every role named anywhere in the file.</summary>
     public IReadOnlyList<string> AllRoles =>

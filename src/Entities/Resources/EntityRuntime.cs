@@ -47,10 +47,13 @@ public sealed class EntityOptions
     }
 }
 
-/// <summary>What every entity on a node shares: an immutable snapshot, handed over at creation.</summary>
+/// <summary>
+/// What every entity on a node shares: an immutable snapshot, handed over at creation. The one part that changes is
+/// reached through <see cref="Catalogs"/>: a reload of resources.yml swaps the catalog there, never in the snapshot.
+/// </summary>
 public sealed record EntityRuntime(
     string NodeId,
-    ResourceCatalog Catalog,
+    ResourceCatalogHolder Catalogs,
     TimeProvider Time,
     IAuditSink Audit,
     IEntityEventSink Events,
@@ -59,4 +62,8 @@ public sealed record EntityRuntime(
     DocumentCommitter Committer,
     DocumentOptions DocumentOptions,
     EntityOptions Options,
-    ILoggerFactory LoggerFactory);
+    ILoggerFactory LoggerFactory)
+{
+    /// <summary>The catalog in force now (swapped by a reload; an entity re-reads it for every decision).</summary>
+    public ResourceCatalog Catalog => Catalogs.Current;
+}

@@ -23,7 +23,7 @@ internal sealed partial class ResourceEntity
     private sealed class ResourceRoom(ResourceId id, ResourcePolicy policy)
     {
         public ResourceId Id { get; } = id;
-        public ResourcePolicy Policy { get; } = policy;
+        public ResourcePolicy Policy { get; set; } = policy; // replaced when the catalog is reloaded
         public OrderedDictionary<string, Member> Members { get; } = new(StringComparer.Ordinal);
         public long Revision { get; set; }
         public List<EditorLock> Locks { get; } = [];
@@ -246,7 +246,8 @@ internal sealed partial class ResourceEntity
         return EntityReply.Ok(new ResourceStateView(query.Resource.Value, Root.Value, revision, resources, locks, users.Count, _runtime.NodeId, Epoch));
     }
 
-    private void RemoveMember(ResourceRoom room, Member member, string reason, string action, string correlationId)
+    /// <summary><paramref name="tellMember"/>: the removed connection hears its own <c>user:left</c> too (it did not leave by itself).</summary>
+    private void RemoveMember(ResourceRoom room, Member member, string reason, string action, string correlationId, bool tellMember = false)
     {
         var connectionId = member.Info.ConnectionId;
         room.Members.Remove(connectionId);
@@ -260,8 +261,14 @@ internal sealed partial class ResourceEntity
             }
         }
         ClearAwareness(room, member.Info);
-        Broadcast(room, EventNames.UserLeft, new UserPresencePayload(member.ToWire(), reason, room.Members.Count),
-            new TriggeredBy(member.Info.UserId, member.Info.Username, action), except: null);
+        var left = new UserPresencePayload(member.ToWire(), reason, room.Members.Count);
+        var by = new TriggeredBy(member.Info.UserId, member.Info.Username, action);
+        Broadcast(room, EventNames.UserLeft, left, by, except: null);
+        if (tellMember)
+        {
+            _runtime.Events.Publish(new EntityBroadcast([new Recipient(member.Info.NodeId, connectionId)],
+                new EntityEvent(EventNames.UserLeft, room.Id.Value, left, by, room.Revision, Now)));
+        }
         Audit(AuditEventTypes.Leave, member.Info, room.Id, correlationId, new Dictionary<string, object?> { ["reason"] = reason });
     }
 

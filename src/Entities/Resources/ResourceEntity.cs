@@ -95,6 +95,7 @@ internal sealed partial class ResourceEntity
                 RelayAwareness m => OnAwareness(m),
                 GetDocumentContent m => await OnGetContentAsync(m).ConfigureAwait(false),
                 NotifyResourceUpdated m => OnResourceUpdated(m),
+                RecheckPermissions => await OnRecheckPermissionsAsync(correlationId).ConfigureAwait(false),
                 _ => EntityReply.Refuse(ErrorCodes.ValidationFailed, $"Unknown message {message.GetType().Name}."),
             };
         }

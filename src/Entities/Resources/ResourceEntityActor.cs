@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Dispatch;
 using Akka.Event;
+using CollabAkka.Entities.Configuration;
 using CollabAkka.Entities.Routing;
 using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
@@ -60,12 +61,15 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
         _census.Add(_entity.Root.Value);
         // Node loss: when a member is removed (left, or downed by the split-brain resolver), its connections are gone.
         Cluster.Get(Context.System).Subscribe(_self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberRemoved));
+        // resources.yml reloaded on this node: re-check who may still be here (ResourceEntity.Permissions).
+        Context.System.EventStream.Subscribe(_self, typeof(ResourceCatalogReplaced));
         _entity.ActivateAsync().PipeTo(_self, success: () => Activated.Instance, failure: ex => new ActivationFailed(ex));
     }
 
     protected override void PostStop()
     {
         Cluster.Get(Context.System).Unsubscribe(_self);
+        Context.System.EventStream.Unsubscribe(_self, typeof(ResourceCatalogReplaced));
         _census.Withdraw(_entity.Root.Value, _self);
         _entity.Stop();
         _passivationTimer?.Dispose();
@@ -112,6 +116,8 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
             }
         });
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
+        Receive<ResourceCatalogReplaced>(replaced =>
+            Dispatch(new EntityEnvelope(_entity.Root, $"catalog-{replaced.Version}", RecheckPermissions.Instance), ActorRefs.Nobody));
         Receive<CommitCompleted>(OnCommitCompleted);
         Receive<PassivationCheck>(_ =>
         {

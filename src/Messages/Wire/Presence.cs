@@ -14,6 +14,13 @@ public sealed record PresenceUser(
 /// <summary>Payload of <c>user:joined</c> and <c>user:left</c>.</summary>
 public sealed record UserPresencePayload(PresenceUser User, string? Reason, int UserCount) : IEventPayload;
 
+/// <summary>Reasons of <c>user:left</c> and <c>lock:released</c> that clients and the node act on.</summary>
+public static class PresenceReasons
+{
+    /// <summary>A reload of resources.yml took the role's right: the member was removed (or lost its lock).</summary>
+    public const string PermissionRevoked = "permission_revoked";
+}
+
 /// <summary>Payload of <c>resource:all_users</c>: everyone across all children of one parent.</summary>
 public sealed record AllUsersPayload(string ParentResourceId, int TotalCount, IReadOnlyList<SubResourceUsers> SubResources) : IEventPayload;
 

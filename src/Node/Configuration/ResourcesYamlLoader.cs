@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using CollabAkka.Entities.Configuration;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -106,8 +108,12 @@ public static class ResourcesYamlLoader
                 $"Invalid resource configuration ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}):{Environment.NewLine}  " +
                 string.Join(Environment.NewLine + "  ", errors));
         }
-        return new ResourceCatalog(defaults, roles, types, allowUnknown, source);
+        return new ResourceCatalog(defaults, roles, types, allowUnknown, source, VersionOf(yaml));
     }
+
+    /// <summary>The content hash a catalog reports as its version: <c>sha256:</c> and the first 16 hex digits.</summary>
+    public static string VersionOf(string yaml) =>
+        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml ?? "")))[..16];
 
     /// <summary>The allowed key closest to <paramref name="key"/> (case-insensitive edit distance ≤ 2), if any.</summary>
     internal static string? Suggest(string key, IEnumerable<string> allowed)

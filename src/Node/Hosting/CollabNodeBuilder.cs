@@ -83,7 +83,10 @@ public static partial class CollabNodeBuilder
         var services = builder.Services;
         services.TryAddTimeProvider();
         services.AddSingleton(new NodeIdentity(nodeId));
-        services.AddSingleton(catalog);
+        // The catalog in force; POST /api/admin/resource-types/reload swaps it (ResourceTypeReload). Nothing holds the
+        // ResourceCatalog itself: everyone reads the holder's current one.
+        var catalogs = new ResourceCatalogHolder(catalog, TimeProvider.System.GetUtcNow());
+        services.AddSingleton(catalogs);
         services.Configure<ConnectionOptions>(builder.Configuration.GetSection("Collab:Connections"));
         var shutdownOptions = builder.Configuration.GetSection("Collab:Shutdown").Get<ShutdownOptions>() ?? new ShutdownOptions();
         shutdownOptions.Validate();
@@ -123,7 +126,7 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<IEntityEventSink>(sp => new ClusterEventSink(sp.GetRequiredService<Akka.Actor.ActorSystem>(), nodeId,
             sp.GetRequiredService<SignalREventSink>(), sp.GetRequiredService<ClusterTraffic>()));
         services.AddSingleton(sp => new EntityRuntime(
-            nodeId, catalog, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
+            nodeId, catalogs, sp.GetRequiredKeyedService<TimeProvider>(CollabTime.Key), sp.GetRequiredService<IAuditSink>(),
             sp.GetRequiredService<IEntityEventSink>(), sp.GetRequiredService<ILockStore>(),
             sp.GetRequiredService<IDocumentStore>(), sp.GetRequiredService<DocumentCommitter>(),
             sp.GetRequiredService<IOptions<DocumentOptions>>().Value,
@@ -153,6 +156,8 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<SessionRevocations>();
         services.AddSingleton<SessionRevocationReplication>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionRevocationReplication>());
+        services.AddSingleton<ResourceTypeReload>();
+        services.AddHostedService(sp => sp.GetRequiredService<ResourceTypeReload>());
         services.AddSingleton<CollabHubFilter>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<NodeMetrics>();
@@ -219,6 +224,7 @@ public static partial class CollabNodeBuilder
         app.MapCluster();
         app.MapBootstrapSeedNodes();
         SessionRevocationReplication.MapSessionRevocation(app);
+        ResourceTypeReload.MapResourceTypeReload(app);
         app.MapOpenApi(); // /openapi/v1.json
         if (embedded)
         {
@@ -231,7 +237,7 @@ public static partial class CollabNodeBuilder
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CollabAkka.Node");
             foreach (var address in addresses)
             {
-                NodeLog.Listening(log, address, nodeId, collab.Profile, catalog.Source, dataDir);
+                NodeLog.Listening(log, address, nodeId, collab.Profile, catalog.Source, catalog.Version, dataDir);
             }
         });
         return app;
@@ -286,7 +292,7 @@ public static partial class CollabNodeBuilder
     private static partial class NodeLog
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-            Message = "CollabAkka node {NodeId} ready at {Url} (profile {Profile}; resources {ResourcesFile}; data {DataDir}); demo at {Url}/demo")]
-        public static partial void Listening(ILogger logger, string url, string nodeId, string profile, string resourcesFile, string dataDir);
+            Message = "CollabAkka node {NodeId} ready at {Url} (profile {Profile}; resources {ResourcesFile} version {ResourcesVersion}; data {DataDir}); demo at {Url}/demo")]
+        public static partial void Listening(ILogger logger, string url, string nodeId, string profile, string resourcesFile, string resourcesVersion, string dataDir);
     }
 }

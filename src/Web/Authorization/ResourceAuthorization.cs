@@ -220,10 +220,11 @@ internal sealed partial class CallbackAuthorizer(HttpClient http, ResourceAuthor
 }
 
 /// <summary>Both layers in one call: canView from resources.yml, then the host seam.</summary>
-public sealed class ResourceReadGuard(ResourceCatalog catalog, IResourceAuthorizer authorizer)
+public sealed class ResourceReadGuard(ResourceCatalogHolder catalogs, IResourceAuthorizer authorizer)
 {
     public async ValueTask<ResourceAccessDecision> CheckAsync(ClaimsPrincipal user, string userId, string role, ResourceId resource, CancellationToken cancellationToken)
     {
+        var catalog = catalogs.Current; // one catalog for the whole decision, even while a reload swaps it
         if (catalog.Resolve(resource) is not { } policy)
         {
             return new ResourceAccessDecision(false, ErrorCodes.ValidationFailed, $"Resource type '{resource.Type}' is not configured in {catalog.Source}.");

@@ -101,8 +101,9 @@ public static class CollabEndpoints
 
     private sealed record DevTokenRequest(string? UserId, string? Username, string? Role);
 
-    private static IResult Capabilities(ResourceCatalog catalog, NodeIdentity node, IOptions<ConnectionOptions> connections, HttpContext http)
+    private static IResult Capabilities(ResourceCatalogHolder catalogs, NodeIdentity node, IOptions<ConnectionOptions> connections, HttpContext http)
     {
+        var catalog = catalogs.Current;
         var c = connections.Value;
         var devTokens = http.RequestServices.GetService<DevTokenIssuer>();
         object Describe(string name, ResourcePolicy p, ResourceTypeSettings settings, bool sub) => new
@@ -147,6 +148,9 @@ public static class CollabEndpoints
             security = http.RequestServices.GetService<Security.SecurityCapabilities>(),
             allowUnknownResourceTypes = catalog.AllowUnknownTypes,
             resourcesFile = Path.GetFileName(catalog.Source),
+            // The content hash of the resources.yml in force on this node, and since when (start-up or the last reload).
+            resourceTypesVersion = catalog.Version,
+            resourceTypesLoadedAt = catalogs.LoadedAt,
             defaults = new
             {
                 maxConcurrentEditors = catalog.Defaults.MaxConcurrentEditors ?? ResourceCatalog.DefaultMaxConcurrentEditors,

@@ -1,5 +1,8 @@
 using CollabAkka.Entities.Routing;
+using CollabAkka.Messages;
 using CollabAkka.Messages.Entity;
+using CollabAkka.Messages.Wire;
+using CollabAkka.Web.Sessions;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
 
@@ -12,10 +15,12 @@ namespace CollabAkka.Web.Hubs;
 public sealed partial class SignalREventSink(
     IHubContext<CollabHub> hub,
     NodeIdentity node,
+    ConnectionRegistry registry,
     ILogger<SignalREventSink> logger) : IEntityEventSink
 {
     public void Publish(EntityBroadcast broadcast)
     {
+        ForgetRevokedJoin(broadcast);
         var ids = new List<string>(broadcast.Recipients.Count);
         foreach (var recipient in broadcast.Recipients)
         {
@@ -33,6 +38,24 @@ public sealed partial class SignalREventSink(
         if (!send.IsCompletedSuccessfully)
         {
             _ = ObserveAsync(send, wire.Event);
+        }
+    }
+
+    // A resource removed a connection of this node because a reload took its role's canView: the session forgets the
+    // join, so it is not re-registered when the entity moves (the join would be refused anyway).
+    private void ForgetRevokedJoin(EntityBroadcast broadcast)
+    {
+        if (broadcast.Event is not { Event: EventNames.UserLeft, Payload: UserPresencePayload { Reason: PresenceReasons.PermissionRevoked } left })
+        {
+            return;
+        }
+        foreach (var recipient in broadcast.Recipients)
+        {
+            if (recipient.NodeId == node.NodeId && registry.Get(recipient.ConnectionId) is { } session && session.SessionId == left.User.SessionId &&
+                ResourceId.TryParse(broadcast.Event.ResourceId, out var resource, out _))
+            {
+                session.Left(resource);
+            }
         }
     }
 
