@@ -24,6 +24,9 @@ public sealed class ChaosTests(ITestOutputHelper output)
 {
     public const int DefaultSeed = 20261111;
 
+    /// <summary>When set, a failed run keeps its PostgreSQL schema (with COLLAB_TEST_KEEP_DIRS, the nodes' logs too).</summary>
+    public const string KeepSchemaOnFailure = "CHAOS_KEEP_SCHEMA";
+
     [Fact]
     public async Task SeededRoundsOfKillAndPauseLoseNoAcknowledgedUpdateAndNeverGrantALockTwice()
     {
@@ -34,16 +37,25 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var run = new ChaosRun(seed, cs, schema, output);
         run.Log($"chaos run: seed {seed}, {rounds} rounds (replay: CHAOS_SEED={seed} CHAOS_ROUNDS={rounds})");
         var clock = Stopwatch.StartNew();
+        var passed = false;
         try
         {
             await using var cluster = await CollabClusterProcesses.StartAsync(3, cs, schema,
                 "--Collab:Connections:InvocationsPerSecond=2000", "--Collab:Connections:InvocationBurst=4000");
             run.Log($"cluster up after {clock.Elapsed.TotalSeconds:0.0} s");
             await run.RunAsync(cluster, rounds);
+            passed = true;
         }
         finally
         {
-            await PostgresTestServer.DropSchemaAsync(cs, schema);
+            if (passed || Environment.GetEnvironmentVariable(KeepSchemaOnFailure) is not { Length: > 0 })
+            {
+                await PostgresTestServer.DropSchemaAsync(cs, schema);
+            }
+            else
+            {
+                run.Log($"kept schema {schema} for a post-mortem ({KeepSchemaOnFailure})");
+            }
         }
         run.Summarize(clock.Elapsed);
     }
@@ -84,7 +96,16 @@ internal sealed class Grant
         $"last acked edit sent {LastAckedSentAt:HH:mm:ss.fff}, release sent {ReleaseSentAt:HH:mm:ss.fff}, end: {End})";
 }
 
-internal sealed record Ack(string Resource, string Text, string User, DateTimeOffset SentAt, DateTimeOffset AckAt, int Round);
+internal sealed record Ack(string Resource, string Text, string User, DateTimeOffset SentAt, DateTimeOffset AckAt, int Round)
+{
+    /// <summary>The revision the acknowledgement named, the node the client was connected to, the token of the lock it held.</summary>
+    public long? Revision { get; init; }
+    public int Node { get; init; } = -1;
+    public long Token { get; init; }
+
+    public override string ToString() =>
+        $"'{Text}' by {User} via n{Node + 1} under token {Token}, sent {SentAt:HH:mm:ss.fff}, acknowledged {AckAt:HH:mm:ss.fff} as revision {Revision} (round {Round})";
+}
 
 /// <summary>The connection went away under an invocation (closed, or no answer within the invocation timeout).</summary>
 internal sealed class LostConnectionException(string message) : Exception(message);
@@ -123,6 +144,35 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             // the test has ended (a client task's last words)
         }
         Console.WriteLine(stamped);
+    }
+
+    private readonly List<string> _slow = [];
+    private readonly List<string> _observed = [];
+
+    public void Slow(string what)
+    {
+        lock (_gate)
+        {
+            _slow.Add(what);
+        }
+    }
+
+    public void Observe(string what)
+    {
+        lock (_gate)
+        {
+            _observed.Add($"round {Round}: {what}");
+        }
+    }
+
+    private string TakeSlow()
+    {
+        lock (_gate)
+        {
+            var slow = _slow.Count == 0 ? "" : $"; slow calls: {string.Join(", ", _slow.Take(6))}{(_slow.Count > 6 ? $" (+{_slow.Count - 6})" : "")}";
+            _slow.Clear();
+            return slow;
+        }
     }
 
     public void Visible(string what)
@@ -282,13 +332,20 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             Cluster.Resume(target);
             var resumedAt = DateTimeOffset.UtcNow;
             await probe.FinishAsync(late);
-            // A downed node must leave by itself: its ActorSystem shuts down once it learns it was downed.
-            var exited = await WaitAsync(() => Cluster.Nodes[target]!.HasExited, TimeSpan.FromSeconds(30));
-            var exitAfter = DateTimeOffset.UtcNow - resumedAt;
-            await Cluster.KillAsync(target); // clears the slot (and kills it if it did not exit)
+            // A downed node must leave by itself: once it learns it was downed its ActorSystem shuts down (exit code 3),
+            // /ready turns unready at once, and the process exits ~12 s later (its connections are closed only then).
+            // The first pause round of a run waits for the exit itself; later ones only until the node says it is no
+            // longer ready, then kill it (the exit wait would cost ~10 s a round).
+            var node = Cluster.Nodes[target]!;
+            var waitExit = _pauseRounds == 0;
+            var leaving = await WaitAsync(async () => node.HasExited || (!waitExit && !(await node.Http.GetAsync("/ready")).IsSuccessStatusCode),
+                TimeSpan.FromSeconds(30));
+            var after = DateTimeOffset.UtcNow - resumedAt;
+            var exited = node.HasExited;
+            Assert.True(leaving, $"the downed node n{target + 1} neither exited nor turned unready within 30 s of SIGCONT: {Cluster.DataDirectoryOf(target)}");
+            await Cluster.KillAsync(target); // clears the slot (and kills it when it has not exited yet)
             detail = $", downed after {downed.TotalSeconds:0.0} s, paused {(resumedAt - faultAt).TotalSeconds:0.0} s, " +
-                     (exited ? $"exited by itself {exitAfter.TotalSeconds:0.0} s after SIGCONT" : "did NOT exit within 30 s of SIGCONT (killed)");
-            Assert.True(exited, $"the downed node n{target + 1} did not exit within 30 s of SIGCONT: {Cluster.DataDirectoryOf(target)}");
+                     (exited ? $"exited by itself {after.TotalSeconds:0.0} s after SIGCONT" : $"unready {after.TotalSeconds:0.0} s after SIGCONT (then killed)");
         }
         // Failover: the first acknowledged insert into the target's document sent after the fault.
         await WaitUntilAsync(() => Progress(() => AcksWhere(a => a.Resource == hot && a.SentAt > faultAt) > 0), 60, $"an acknowledged insert into {hot} after the {action}");
@@ -343,7 +400,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         var line = $"seed {seed} round {Round}: {action} n{target + 1} (owners {string.Join(",", owners)}){detail}; failover {failover:0.00} s; " +
                    $"restart {restarted:0.0} s; {acks} acknowledged inserts, {CountGrants() - grantsBefore} lock grants, " +
                    $"{Clients.Sum(c => c.Retries) - retriesBefore} retries, reconnects {string.Join("/", Clients.Select(c => c.Reconnects))}; " +
-                   $"audit {audited} grants checked, {unverified} without an audited end{probe?.Summary}";
+                   $"audit {audited} grants checked, {unverified} without an audited end{probe?.Summary}{TakeSlow()}";
         _roundLines.Add(line);
         Log(line);
 
@@ -404,6 +461,10 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             var live = await LiveNode().GetContentAsync(doc);
             var revision = live.GetProperty("revision").GetInt64();
             var text = Notes(live);
+            // The entity that answered must be the current one: its revision is the newest the store has (a stale
+            // incarnation alive next to the current one would answer from old memory).
+            var newest = await NewestStoredRevisionAsync(doc);
+            Assert.True(revision == newest, $"{doc}: the live content is at revision {revision}, the store has revision {newest}: a stale incarnation answered");
             // The same revision rebuilt from the store (snapshot + log): what survives any crash.
             var stored = await ReadStoredAsync(doc, revision);
             Assert.True(text == stored, $"{doc}: the live content (revision {revision}) differs from the stored one:\nlive   {text}\nstored {stored}");
@@ -625,6 +686,15 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         return [.. locks.Values];
     }
 
+    private async Task<long> NewestStoredRevisionAsync(string resource)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var max = new NpgsqlCommand($"SELECT COALESCE(MAX(revision), 0) FROM \"{schema}\".doc_updates WHERE resource_id = @r", connection);
+        max.Parameters.AddWithValue("r", resource);
+        return (long)(await max.ExecuteScalarAsync())!;
+    }
+
     public async Task<long> CountStoredUpdatesAsync(string resource)
     {
         await using var connection = new NpgsqlConnection(connectionString);
@@ -648,7 +718,8 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         }
         Log($"chaos seed {seed}: {Round - 1} rounds in {elapsed.TotalSeconds:0} s; {_acks.Count} acknowledged inserts, {_grants.Count} lock grants; " +
             $"{Figures("kill -9")}; {Figures("SIGSTOP")}; late writes refused with evidence in {_lateWritesRefusedWithEvidence} of {_pauseRounds} pause rounds; " +
-            $"errors a user would have seen: {(_visible.Count == 0 ? "none" : string.Join(" | ", _visible.Take(20)))}");
+            $"errors a user would have seen: {(_visible.Count == 0 ? "none" : string.Join(" | ", _visible.Take(20)))}; " +
+            $"observed: {(_observed.Count == 0 ? "nothing else" : string.Join(" | ", _observed.Take(20)))}");
     }
 
     // ---- waiting ----------------------------------------------------------------------------------------------------
@@ -728,10 +799,11 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         {
             var user = $"probe{run.Round}";
             var client = await run.Cluster[target].ConnectAsync(user, $"Dr. Probe {run.Round}");
+            var asked = DateTimeOffset.UtcNow;
             var joined = await client.JoinAsync(doc, "editor");
             Assert.True(joined.Success && joined.Data.GetProperty("mode").GetString() == "editor", $"probe join: {joined.Error?.Message} {joined.Data}");
             var lk = joined.Data.GetProperty("lock");
-            run.RecordGrant(doc, user, lk.GetProperty("lockId").GetString()!, lk.GetProperty("fencingToken").GetInt64(), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            run.RecordGrant(doc, user, lk.GetProperty("lockId").GetString()!, lk.GetProperty("fencingToken").GetInt64(), asked, DateTimeOffset.UtcNow);
             var ydoc = new YDoc();
             var before = Capture(ydoc, $"probe-before-{run.Round};");
             var sentAt = DateTimeOffset.UtcNow;
@@ -883,22 +955,37 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
         Node = node;
     }
 
-    private async Task<HubResponse> CallAsync(Func<CollabTestClient, Task<HubResponse>> call)
+    private async Task<HubResponse> CallAsync(string what, Func<CollabTestClient, Task<HubResponse>> call)
     {
         var connection = _connection;
         if (connection is null || connection.Closed.IsCompleted || connection.Closing.IsCompleted)
         {
             throw new LostConnectionException("the connection is closed");
         }
+        var clock = Stopwatch.StartNew();
+        var outcome = "no answer";
         try
         {
-            return await call(connection).WaitAsync(InvokeTimeout);
+            var answer = await call(connection).WaitAsync(InvokeTimeout);
+            outcome = answer.Success ? "ok" : answer.Error!.Code;
+            return answer;
         }
         catch (Exception ex) when (ex is not LostConnectionException)
         {
+            outcome = ex.GetType().Name;
             throw new LostConnectionException($"{ex.GetType().Name}: {ex.Message}");
         }
+        finally
+        {
+            if (clock.Elapsed > SlowCall)
+            {
+                run.Slow($"{user} {what} via n{Node + 1}: {clock.Elapsed.TotalSeconds:0.0} s ({outcome})");
+            }
+        }
     }
+
+    /// <summary>Invocations slower than this are reported with the round (where failover time goes).</summary>
+    private static readonly TimeSpan SlowCall = TimeSpan.FromSeconds(3);
 
     public async Task JoinAsync(string doc, DateTime until)
     {
@@ -915,7 +1002,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
     {
         while (true)
         {
-            var joined = await CallAsync(c => c.JoinAsync(doc, "viewer"));
+            var joined = await CallAsync("resource:join " + doc, c => c.JoinAsync(doc, "viewer"));
             if (joined.Success || joined.Error!.Code == "ALREADY_JOINED")
             {
                 return;
@@ -933,7 +1020,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
         {
             while (true)
             {
-                var left = await CallAsync(c => c.LeaveAsync(doc));
+                var left = await CallAsync("resource:leave " + doc, c => c.LeaveAsync(doc));
                 if (left.Success || left.Error!.Code == "NOT_JOINED")
                 {
                     return;
@@ -1002,7 +1089,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
     {
         var sentAt = DateTimeOffset.UtcNow;
         _acquiring.Add(doc);
-        var answer = await CallAsync(c => c.AcquireLockAsync(doc));
+        var answer = await CallAsync("lock:acquire " + doc, c => c.AcquireLockAsync(doc));
         _acquiring.Remove(doc);
         if (answer.Success)
         {
@@ -1042,12 +1129,16 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
         {
             var (text, update) = queue[0];
             var sentAt = DateTimeOffset.UtcNow;
-            var answer = await CallAsync(c => c.UpdateAsync(doc, update));
+            var answer = await CallAsync("doc:update " + doc, c => c.UpdateAsync(doc, update));
             if (answer.Success && !ChaosRun.IsPending(answer))
             {
                 queue.RemoveAt(0);
-                run.RecordAck(new Ack(doc, text, user, sentAt, DateTimeOffset.UtcNow, run.Round));
-                if (_held.TryGetValue(doc, out var grant))
+                var grant = _held.GetValueOrDefault(doc);
+                run.RecordAck(new Ack(doc, text, user, sentAt, DateTimeOffset.UtcNow, run.Round)
+                {
+                    Revision = answer.NewRevision, Node = Node, Token = grant?.Token ?? 0,
+                });
+                if (grant is not null)
                 {
                     grant.LastAckedSentAt = sentAt;
                 }
@@ -1056,7 +1147,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
             if (answer.Success)
             {
                 // Kept in memory only: it depends on something the server lacks. Cannot happen when we send in order.
-                run.Visible($"{user} {doc}: update answered pending: {answer.Data}");
+                run.Observe($"{user} {doc} via n{Node + 1}: update answered pending (kept in memory, not stored)");
                 return false;
             }
             switch (answer.Error!.Code)
@@ -1112,7 +1203,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
         while (true)
         {
             var sentAt = DateTimeOffset.UtcNow;
-            var answer = await CallAsync(c => c.ReleaseLockAsync(doc));
+            var answer = await CallAsync("lock:release " + doc, c => c.ReleaseLockAsync(doc));
             if (answer.Success)
             {
                 var lockId = answer.Data.GetProperty("lockId").GetString()!;
@@ -1228,7 +1319,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
         {
             while (true)
             {
-                var sync = await CallAsync(c => c.SyncAsync(doc, _docs[doc].EncodeStateVector()));
+                var sync = await CallAsync("doc:sync " + doc, c => c.SyncAsync(doc, _docs[doc].EncodeStateVector()));
                 if (sync.Success)
                 {
                     _docs[doc].ApplyUpdate(Convert.FromBase64String(sync.Data.GetProperty("update").GetString()!));
