@@ -338,11 +338,39 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             // longer ready, then kill it (the exit wait would cost ~10 s a round).
             var node = Cluster.Nodes[target]!;
             var waitExit = _pauseRounds == 0;
-            var leaving = await WaitAsync(async () => node.HasExited || (!waitExit && !(await node.Http.GetAsync("/ready")).IsSuccessStatusCode),
-                TimeSpan.FromSeconds(30));
+            var ready = "not asked";
+            var leaving = await WaitAsync(async () =>
+            {
+                if (node.HasExited)
+                {
+                    return true;
+                }
+                if (waitExit)
+                {
+                    return false;
+                }
+                try
+                {
+                    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    using var answer = await node.Http.GetAsync("/ready", cts.Token);
+                    ready = $"{(int)answer.StatusCode}";
+                    return !answer.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException ex)
+                {
+                    ready = $"refused ({ex.Message})";
+                    return true; // it no longer serves HTTP: it is on its way out
+                }
+                catch (OperationCanceledException)
+                {
+                    ready = "no answer within 2 s";
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(30));
             var after = DateTimeOffset.UtcNow - resumedAt;
             var exited = node.HasExited;
-            Assert.True(leaving, $"the downed node n{target + 1} neither exited nor turned unready within 30 s of SIGCONT: {Cluster.DataDirectoryOf(target)}");
+            Assert.True(leaving, $"the downed node n{target + 1} neither exited nor stopped being ready within 30 s of SIGCONT (last /ready: {ready}); " +
+                                 $"its log ({Cluster.DataDirectoryOf(target)}/logs) ends:\n{LogTail(target, 25)}");
             await Cluster.KillAsync(target); // clears the slot (and kills it when it has not exited yet)
             detail = $", downed after {downed.TotalSeconds:0.0} s, paused {(resumedAt - faultAt).TotalSeconds:0.0} s, " +
                      (exited ? $"exited by itself {after.TotalSeconds:0.0} s after SIGCONT" : $"unready {after.TotalSeconds:0.0} s after SIGCONT (then killed)");
@@ -408,6 +436,41 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         {
             await client.LeaveAsync(hot, Deadline(30));
         }
+    }
+
+    /// <summary>The last rendered messages of a node's NDJSON log (for failure messages).</summary>
+    private string LogTail(int node, int lines)
+    {
+        var logs = Path.Combine(Cluster.DataDirectoryOf(node), "logs");
+        if (!Directory.Exists(logs))
+        {
+            return "(no log)";
+        }
+        var tail = new Queue<string>();
+        foreach (var file in Directory.GetFiles(logs, "*.ndjson").Order(StringComparer.Ordinal))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            while (reader.ReadLine() is { } line)
+            {
+                try
+                {
+                    using var json = JsonDocument.Parse(line);
+                    var root = json.RootElement;
+                    tail.Enqueue($"{root.GetProperty("Timestamp").GetString()} {root.GetProperty("Level").GetString()} " +
+                                 $"{(root.TryGetProperty("RenderedMessage", out var m) ? m.GetString() : "")}".Replace('\n', ' '));
+                }
+                catch (JsonException)
+                {
+                    continue;
+                }
+                while (tail.Count > lines)
+                {
+                    tail.Dequeue();
+                }
+            }
+        }
+        return string.Join('\n', tail.Select(l => l.Length > 300 ? l[..300] : l));
     }
 
     private int CountGrants()
