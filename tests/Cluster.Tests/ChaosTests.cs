@@ -634,14 +634,14 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         {
             audit = await ReadAuditAsync(resources);
             var ids = audit.Select(l => l.LockId).ToHashSet();
-            return grants.All(g => ids.Contains(g.LockId) || Exempt(g.SentAt, (g.ReceivedAt ?? g.SentAt).AddSeconds(5)));
+            return grants.All(g => ids.Contains(g.LockId) || Exempt(g.SentAt, (g.ReceivedAt ?? g.ReleaseSentAt ?? g.SentAt).AddSeconds(5)));
         }, TimeSpan.FromSeconds(15));
         var byId = audit.ToDictionary(l => l.LockId);
         foreach (var g in grants)
         {
             if (!byId.TryGetValue(g.LockId, out var l))
             {
-                Assert.True(Exempt(g.SentAt, (g.ReceivedAt ?? g.SentAt).AddSeconds(5)), $"grant missing from the audit trail, no kill near it: {g}");
+                Assert.True(Exempt(g.SentAt, (g.ReceivedAt ?? g.ReleaseSentAt ?? g.SentAt).AddSeconds(5)), $"grant missing from the audit trail, no kill near it: {g}");
                 continue;
             }
             if (g.Token > 0)
@@ -1000,7 +1000,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
     private readonly Dictionary<string, YDoc> _docs = [];
     private readonly Dictionary<string, List<(string Text, byte[] Update)>> _unacked = [];
     private readonly Dictionary<string, Grant> _held = [];
-    private readonly HashSet<string> _acquiring = [];
+    private readonly Dictionary<string, DateTimeOffset> _acquiring = []; // acquires sent, not answered: when
     private readonly List<string> _joined = [];
     private CollabTestClient? _connection;
     private int _typed;
@@ -1151,7 +1151,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
     private async Task<Grant?> AcquireAsync(string doc)
     {
         var sentAt = DateTimeOffset.UtcNow;
-        _acquiring.Add(doc);
+        _acquiring[doc] = sentAt;
         var answer = await CallAsync("lock:acquire " + doc, c => c.AcquireLockAsync(doc));
         _acquiring.Remove(doc);
         if (answer.Success)
@@ -1277,7 +1277,8 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
                     {
                         grant.End = $"lost (the release ended another lock, {lockId[^8..]})";
                     }
-                    grant = run.RecordGrant(doc, user, lockId, -1, sentAt, null);
+                    // Granted at some moment after the lost acquire was sent (or after an earlier one of ours).
+                    grant = run.RecordGrant(doc, user, lockId, -1, _acquiring.GetValueOrDefault(doc, sentAt), null);
                 }
                 grant.ReleaseSentAt = sentAt;
                 grant.End = how;
@@ -1332,7 +1333,7 @@ internal sealed class ChaosClient(ChaosRun run, string user, int index, int seed
                 {
                     await JoinOnceAsync(doc, until);
                 }
-                foreach (var doc in _held.Keys.Union(_acquiring).ToList())
+                foreach (var doc in _held.Keys.Union(_acquiring.Keys).ToList())
                 {
                     await ReleaseAsync(doc, until, "released after reconnecting");
                 }
