@@ -279,8 +279,46 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         }
     }
 
+    private int _spurious;
+
+    /// <summary>
+    /// Before a round: every node process runs and all three are Up. A node that exited although it was not a chaos
+    /// target was downed by the others (a stall past the failure detector: CPU starvation on a busy machine, the price
+    /// of the short timings, ARCHITECTURE §12); like a supervisor, restart it and say so.
+    /// </summary>
+    private async Task EnsureClusterAsync()
+    {
+        for (var n = 0; n < 3; n++)
+        {
+            if (Cluster.Nodes[n] is { HasExited: false })
+            {
+                continue;
+            }
+            _spurious++;
+            Log($"round {Round}: n{n + 1} had exited although no round targeted it (downed by the others after a stall; machine busy?); " +
+                $"restarting it. Its log ends:\n{LogTail(n, 12)}");
+            await Cluster.KillAsync(n);
+            await Cluster.StartNodeAsync(n);
+        }
+        await Cluster.WaitUpAsync(3);
+    }
+
+    /// <summary>Fails the round at once when a node other than the target went away (two failures: no majority left).</summary>
+    private void CheckOthersAlive(int target)
+    {
+        for (var n = 0; n < 3; n++)
+        {
+            if (n != target && Cluster.Nodes[n] is { HasExited: true })
+            {
+                throw new Xunit.Sdk.XunitException($"n{n + 1}, not the chaos target, exited during the round (downed after a stall? the " +
+                    $"machine may be overloaded); with n{target + 1} down too no majority is left. Its log ends:\n{LogTail(n, 25)}");
+            }
+        }
+    }
+
     private async Task RoundAsync(int target, bool pause, string[] persistent)
     {
+        await EnsureClusterAsync();
         var action = pause ? "SIGSTOP" : "kill -9";
         var roundStart = DateTimeOffset.UtcNow;
         var grantsBefore = CountGrants();
@@ -302,6 +340,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             {
                 throw new Xunit.Sdk.XunitException($"a client failed: {failed.Exception!.InnerException}");
             }
+            CheckOthersAlive(target);
             return condition();
         }
         await WaitUntilAsync(() => Progress(() => AcksWhere(a => a.AckAt > roundStart) >= 12), 30, "12 acknowledged inserts before the fault");
@@ -781,6 +820,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         }
         Log($"chaos seed {seed}: {Round - 1} rounds in {elapsed.TotalSeconds:0} s; {_acks.Count} acknowledged inserts, {_grants.Count} lock grants; " +
             $"{Figures("kill -9")}; {Figures("SIGSTOP")}; late writes refused with evidence in {_lateWritesRefusedWithEvidence} of {_pauseRounds} pause rounds; " +
+            $"nodes downed without being a target (restarted before the next round): {_spurious}; " +
             $"errors a user would have seen: {(_visible.Count == 0 ? "none" : string.Join(" | ", _visible.Take(20)))}; " +
             $"observed: {(_observed.Count == 0 ? "nothing else" : string.Join(" | ", _observed.Take(20)))}");
     }
