@@ -157,10 +157,16 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         }
     }
 
+    private readonly HashSet<string> _observedOnce = [];
+
     public void Observe(string what)
     {
         lock (_gate)
         {
+            if (!_observedOnce.Add(what))
+            {
+                return; // the audit trail is read again every round
+            }
             _observed.Add($"round {Round}: {what}");
         }
     }
@@ -751,7 +757,8 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var query = new NpgsqlCommand($"""
-            SELECT event_type, resource_id, ts, node_id, details->>'lockId', details->>'fencingToken', details->>'expiresAt', details->>'reason'
+            SELECT event_type, resource_id, ts, node_id, details->>'lockId', details->>'fencingToken', details->>'expiresAt', details->>'reason',
+                   details->>'ttlSeconds'
             FROM "{schema}".audit_events
             WHERE resource_id = ANY(@r) AND event_type IN ('LOCK_ACQUIRED', 'LOCK_RELEASED', 'LOCK_EXPIRED', 'LOCK_FORCE_RELEASED')
             ORDER BY id
@@ -768,8 +775,17 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             if (type == "LOCK_ACQUIRED")
             {
                 Assert.False(locks.ContainsKey(lockId), $"lock {lockId} acquired twice in the audit trail");
-                locks[lockId] = new AuditedLock(reader.GetString(1), lockId, long.Parse(reader.GetString(5), CultureInfo.InvariantCulture), at,
-                    DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture), reader.IsDBNull(3) ? "?" : reader.GetString(3));
+                // The grant's own time (as stored: expiresAt - TTL), not the record's: a node stalled between its lock
+                // write and the audit call (SIGSTOP) records LOCK_ACQUIRED with the time it woke up, possibly after the
+                // lock, restored elsewhere from the store, was already released (seen in the chaos run).
+                var expires = DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture);
+                var acquired = expires - TimeSpan.FromSeconds(double.Parse(reader.GetString(8), CultureInfo.InvariantCulture));
+                if (at - acquired > TimeSpan.FromSeconds(1))
+                {
+                    Observe($"LOCK_ACQUIRED of {lockId[^8..]} ({reader.GetString(1)}) audited {(at - acquired).TotalSeconds:0.0} s after the grant");
+                }
+                locks[lockId] = new AuditedLock(reader.GetString(1), lockId, long.Parse(reader.GetString(5), CultureInfo.InvariantCulture), acquired,
+                    expires, reader.IsDBNull(3) ? "?" : reader.GetString(3));
             }
             else
             {
