@@ -370,6 +370,9 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         else
         {
             Cluster.Pause(target);
+            // SIGSTOP is not instantaneous: once a busy node ran long enough after `kill -STOP` returned to store and
+            // acknowledge the "late" write. Wait until every thread of the process is stopped (state T in /proc).
+            await WaitUntilAsync(() => Stopped(Cluster[target].ProcessId), 10, $"every thread of n{target + 1} stopped");
             var late = probe!.SendLate(); // written into the paused node's socket: it reads it when it wakes up
             await WaitDownedAsync(target);
             var downed = DateTimeOffset.UtcNow - faultAt;
@@ -516,6 +519,18 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             }
         }
         return string.Join('\n', tail.Select(l => l.Length > 300 ? l[..300] : l));
+    }
+
+    /// <summary>Whether every thread of the process is in the stopped state (Linux /proc/&lt;pid&gt;/task/*/stat).</summary>
+    private static bool Stopped(int pid)
+    {
+        var tasks = Directory.GetDirectories($"/proc/{pid}/task");
+        return tasks.Length > 0 && tasks.All(task =>
+        {
+            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            var state = stat[(stat.LastIndexOf(')') + 2)..].TrimStart()[0];
+            return state is 'T' or 't';
+        });
     }
 
     private int CountGrants()
