@@ -134,6 +134,25 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>().ConfigureAwait(false)).GetProperty("token").GetString()!;
     }
 
+    private string? _operatorToken;
+
+    /// <summary><c>GET /api/resources/{id}</c> as an operator (admin): the entity's state (owner, epoch, members, locks).</summary>
+    public Task<JsonElement> GetResourceStateAsync(string resourceId) => GetAsOperatorAsync($"/api/resources/{resourceId}");
+
+    /// <summary><c>GET /api/resources/{id}/content</c> as an operator (admin): the live document as JSON with its revision.</summary>
+    public Task<JsonElement> GetContentAsync(string resourceId) => GetAsOperatorAsync($"/api/resources/{resourceId}/content");
+
+    private async Task<JsonElement> GetAsOperatorAsync(string path)
+    {
+        // Each node signs its own dev tokens (with the key in its data directory, kept across restarts).
+        _operatorToken ??= await GetTokenAsync("operator", "Operator", "admin").ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new("Bearer", _operatorToken);
+        using var response = await _http.SendAsync(request).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false)).RootElement.Clone();
+    }
+
     public async Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") =>
         await CollabTestClient.ConnectAsync(BaseUrl, await GetTokenAsync(userId, username, role).ConfigureAwait(false)).ConfigureAwait(false);
 

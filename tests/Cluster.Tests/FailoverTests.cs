@@ -94,14 +94,7 @@ public sealed class FailoverTests(ITestOutputHelper output)
     }
 
     private static async Task<string> OwnerOfAsync(CollabNodeProcess node, string resource) =>
-        (await StateAsync(node, resource)).GetProperty("ownerNodeId").GetString()!;
+        (await node.GetResourceStateAsync(resource)).GetProperty("ownerNodeId").GetString()!;
 
-    private static async Task<JsonElement> StateAsync(CollabNodeProcess node, string resource)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/resources/{resource}");
-        request.Headers.Authorization = new("Bearer", await node.GetTokenAsync("op", "Operator", "admin"));
-        using var response = await node.Http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-    }
+    private static Task<JsonElement> StateAsync(CollabNodeProcess node, string resource) => node.GetResourceStateAsync(resource);
 }

@@ -180,7 +180,10 @@ internal sealed class ResourceEntityActor : ReceiveActor, IWithStash, IEntityHos
             return;
         }
         // The handler awaits I/O (a store write, a document load): the mailbox stays suspended until it is done.
-        ActorTaskScheduler.RunTask(async () => Finish(await handled.ConfigureAwait(false), sender));
+        // Finish must run on the actor's context (ConfigureAwait(true)): a fenced entity's RequestStop reads
+        // Context.Parent and calls Become. With ConfigureAwait(false) it threw "There is no active ActorContext"
+        // (seen in the chaos run): the fenced incarnation never passivated and answered UNAVAILABLE until handed off.
+        ActorTaskScheduler.RunTask(async () => Finish(await handled.ConfigureAwait(true), sender));
     }
 
     private void Finish(EntityOutcome outcome, IActorRef sender)

@@ -130,6 +130,13 @@ public static class AkkaHosting
                         // the region's own idle timer would drop people who are only reading.
                         ShouldPassivateIdleEntities = false,
                         RememberEntities = false,
+                        // The coordinator's shard allocations in Distributed Data (replicated to a majority and read
+                        // back by a new coordinator). Left unset, sharding's default is `persistence` with Akka's
+                        // in-memory journal: the state lived only on the coordinator's node, so when the oldest node
+                        // died (or was downed after SIGSTOP) the new coordinator started empty and allocated shards that
+                        // a live region still hosted to another node: two incarnations of one entity at once, fencing each
+                        // other's writes in turn and answering reads from stale memory (seen in the chaos run).
+                        StateStoreMode = Akka.Cluster.Sharding.StateStoreMode.DData,
                         HandOffStopMessage = HandOffStop.Instance,
                     })
                 .WithActors((system, registry) =>
