@@ -43,6 +43,26 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
     }
 
     [Fact]
+    public async Task AJoinSentAgainWithTheSameCorrelationIdIsAnsweredAsAJoinAndAnotherJoinIsAlreadyJoined()
+    {
+        // The router re-sends a retry-safe command whose attempt went unanswered (a slow first load, an owner that
+        // died): the first copy may have joined already, and its retry must not come back ALREADY_JOINED.
+        var root = NewRoot();
+        var join = new EntityEnvelope(Tab(root), "join-1", new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Editor));
+        var first = await _h.Region.Ask<EntityReply>(join, TimeSpan.FromSeconds(10));
+        var again = await _h.Region.Ask<EntityReply>(join, TimeSpan.FromSeconds(10));
+        Assert.True(first.Success, first.Error?.Message);
+        Assert.True(again.Success, again.Error?.Message);
+        var (a, b) = ((JoinResult)first.Data!, (JoinResult)again.Data!);
+        Assert.Equal(("editor", 1), (a.Mode, a.Users.Count));
+        Assert.Equal((a.Mode, a.Users.Count, a.Lock!.LockId, a.Lock.FencingToken), (b.Mode, b.Users.Count, b.Lock!.LockId, b.Lock.FencingToken));
+        Assert.Single((await StateAsync(root)).Locks); // joined and granted once
+
+        var other = await _h.AskAsync(Tab(root), new JoinResource(Tab(root), EntityHarness.Member("c1"), JoinMode.Viewer));
+        Assert.Equal(ErrorCodes.AlreadyJoined, other.Error?.Code);
+    }
+
+    [Fact]
     public async Task WhenActivationFailsEveryWaitingCallerIsRefusedAndTheNextMessageActivatesAfresh()
     {
         var root = NewRoot();
@@ -299,6 +319,31 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
         var state = await StateAsync(root);
         Assert.Equal(granted.LockId, Assert.Single(state.Locks).LockId);
         Assert.Equal(other.Epoch + 1, await _h.StoredEpochAsync(root));
+    }
+
+    [Fact]
+    public async Task ASessionThatTookItsLockAfterAViewerJoinGetsItBackAsEditorWhenItsNodeReRegistersIt()
+    {
+        // Joined as viewer, then lock:acquire; the entity moves; the session's node re-joins it with the mode it joined
+        // with (viewer). The restored lock is this session's: it comes back as editor, not as a viewer who must acquire.
+        var root = NewRoot();
+        var member = EntityHarness.Member("c1");
+        Assert.True((await _h.AskAsync(Tab(root), new JoinResource(Tab(root), member, JoinMode.Viewer))).Success);
+        var acquired = await _h.AskAsync(Tab(root), new AcquireLock(Tab(root), member, null));
+        Assert.True(acquired.Success, acquired.Error?.Message);
+        var before = Assert.Single((await StateAsync(root)).Locks);
+
+        await _h.Locks.ClaimAsync(root, "node-other", default); // the next write finds this incarnation fenced: it stops
+        Assert.Equal(ErrorCodes.Unavailable, (await _h.AskAsync(Tab(root), new RenewLock(Tab(root), member))).Error?.Code);
+        await _h.WaitStoppedAsync(root);
+
+        var rejoined = (JoinResult)(await _h.AskAsync(Tab(root), new JoinResource(Tab(root), member, JoinMode.Viewer))).Data!;
+        Assert.Equal("editor", rejoined.Mode);
+        Assert.Equal((before.LockId, before.FencingToken), (rejoined.Lock!.LockId, rejoined.Lock.FencingToken));
+        var other = EntityHarness.Member("c2", "bob");
+        var bob = (JoinResult)(await _h.AskAsync(Tab(root), new JoinResource(Tab(root), other, JoinMode.Viewer))).Data!;
+        Assert.Equal("viewer", bob.Mode); // another session's viewer join takes nothing
+        Assert.Equal("alice", Assert.Single((await StateAsync(root)).Locks).Holder.UserId);
     }
 
     [Fact]

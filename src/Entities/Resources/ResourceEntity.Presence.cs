@@ -10,11 +10,14 @@ namespace CollabAkka.Entities.Resources;
 // Presence: who is in which resource of this family. Server-authoritative; events go only to members.
 internal sealed partial class ResourceEntity
 {
-    private sealed class Member(MemberInfo info, JoinMode mode, DateTimeOffset joinedAt)
+    private sealed class Member(MemberInfo info, JoinMode mode, DateTimeOffset joinedAt, string? joinCorrelationId = null)
     {
         public MemberInfo Info { get; } = info;
         public JoinMode Mode { get; set; } = mode;
         public DateTimeOffset JoinedAt { get; } = joinedAt;
+
+        /// <summary>The request that joined: the router's retry of it is answered as a join, not ALREADY_JOINED.</summary>
+        public string? JoinCorrelationId { get; } = joinCorrelationId;
 
         public PresenceUser ToWire() =>
             new(Info.UserId, Info.Username, Info.Role, Mode == JoinMode.Editor ? "editor" : "viewer", JoinedAt, Info.SessionId);
@@ -80,13 +83,18 @@ internal sealed partial class ResourceEntity
         }
         var room = GetOrCreateRoom(join.Resource, policy);
         var member = join.Member;
-        if (room.Members.ContainsKey(member.ConnectionId))
+        var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
+        if (room.Members.TryGetValue(member.ConnectionId, out var present))
         {
-            return EntityReply.Refuse(ErrorCodes.AlreadyJoined, $"This connection already joined {join.Resource.Value}.");
+            // The same request again: the router re-sent it after an attempt went unanswered (a slow first load, or an
+            // owner that died), so the first copy may have joined already. It gets the join's answer, as of now.
+            return present.JoinCorrelationId == correlationId
+                ? JoinReply(room, present, requested, null, room.Locks.FirstOrDefault(l => l.ConnectionId == member.ConnectionId), null)
+                : EntityReply.Refuse(ErrorCodes.AlreadyJoined, $"This connection already joined {join.Resource.Value}.");
         }
         await EnsureDocumentAsync(room).ConfigureAwait(false); // the answer carries the document's revision
 
-        var entry = new Member(member, JoinMode.Viewer, Now);
+        var entry = new Member(member, JoinMode.Viewer, Now, correlationId);
         string? reason = null;
         LockDenied? denied = null;
         EditorLock? granted = null;
@@ -103,6 +111,14 @@ internal sealed partial class ResourceEntity
                 reason = denied?.Message;
             }
         }
+        else if (room.Locks.FirstOrDefault(l => l.ConnectionId is null && l.SessionId == member.SessionId && l.UserId == member.UserId) is { } held
+                 && policy.For(member.Role) is { CanEdit: true, CanLock: true })
+        {
+            // This very session held the lock before its entity moved (it joined as viewer, then lock:acquire), and its
+            // node re-registers it with the mode it joined with: the restored lock is its own again, as editor.
+            Reattach(room, held, entry, correlationId);
+            granted = held;
+        }
         if (entry.Mode == JoinMode.Viewer && policy.MaxViewers is { } maxViewers && room.CountMode(JoinMode.Viewer) >= maxViewers)
         {
             return EntityReply.Refuse(ErrorCodes.MaxViewersReached,
@@ -118,7 +134,6 @@ internal sealed partial class ResourceEntity
         joined.Add(join.Resource.Value);
 
         var user = entry.ToWire();
-        var requested = join.RequestedMode == JoinMode.Editor ? "editor" : "viewer";
         SendAwarenessSnapshot(room, member);
         Broadcast(room, EventNames.UserJoined, new UserPresencePayload(user, null, room.Members.Count),
             new TriggeredBy(member.UserId, member.Username, MethodNames.Join), except: member.ConnectionId);
@@ -130,10 +145,14 @@ internal sealed partial class ResourceEntity
             ["reason"] = reason,
         });
 
-        return EntityReply.Ok(new JoinResult(
-            join.Resource.Value,
-            join.Resource.Root.Value,
-            user.Mode,
+        return JoinReply(room, entry, requested, reason, granted, denied);
+    }
+
+    private static EntityReply JoinReply(ResourceRoom room, Member entry, string requested, string? reason, EditorLock? granted, LockDenied? denied) =>
+        EntityReply.Ok(new JoinResult(
+            room.Id.Value,
+            room.Id.Root.Value,
+            entry.ToWire().Mode,
             requested,
             reason,
             room.Members.Values.Select(m => m.ToWire()).ToList(),
@@ -141,7 +160,6 @@ internal sealed partial class ResourceEntity
             granted?.ToWire(),
             denied,
             room.Locks.Select(l => l.ToWire()).ToList()), room.Revision);
-    }
 
     private async Task<EntityReply> OnLeaveAsync(LeaveResource leave, string correlationId)
     {

@@ -1,7 +1,10 @@
 namespace CollabAkka.Messages.Entity;
 
-/// <summary>Join <paramref name="Resource"/> (a root or one of its children).</summary>
-public sealed record JoinResource(ResourceId Resource, MemberInfo Member, JoinMode RequestedMode) : IEntityCommand;
+/// <summary>
+/// Join <paramref name="Resource"/> (a root or one of its children). Retry-safe: a second copy of the same request
+/// (same connection and correlation id) is answered like the first, not refused as ALREADY_JOINED.
+/// </summary>
+public sealed record JoinResource(ResourceId Resource, MemberInfo Member, JoinMode RequestedMode) : IRetrySafeCommand;
 
 /// <summary>Leave <paramref name="Resource"/> on request of the member.</summary>
 public sealed record LeaveResource(ResourceId Resource, string ConnectionId) : IEntityCommand;
