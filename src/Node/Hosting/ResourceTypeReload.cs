@@ -114,7 +114,10 @@ internal sealed partial class ResourceTypeReload : BackgroundService
         {
             return;
         }
-        // SIGHUP does what the endpoint does (a hang-up no longer ends the node): reload here, then everywhere.
+        // SIGHUP does what the endpoint does (a hang-up no longer ends the node): reload here, then everywhere. A node
+        // started under nohup inherits SIGHUP ignored, and the runtime then never delivers it: take it back first,
+        // since a reload on a hang-up is harmless (the same file is "unchanged").
+        _ = NativeSignals.signal(NativeSignals.SIGHUP, NativeSignals.SIG_DFL);
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
@@ -229,4 +232,17 @@ internal sealed partial class ResourceTypeReload : BackgroundService
 internal sealed record ReloadOutcome(ResourceCatalog Previous, ResourceCatalog Current, string? Error)
 {
     public bool Changed => !ReferenceEquals(Previous, Current);
+}
+
+/// <summary>The one libc call the node makes itself: restoring a signal's default disposition (see its caller).</summary>
+internal static class NativeSignals
+{
+    public const int SIGHUP = 1;
+    public static readonly IntPtr SIG_DFL = IntPtr.Zero;
+
+#pragma warning disable SYSLIB1054, CA1401, CA2101 // LibraryImport needs unsafe code in this project; one plain call
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "signal")]
+    [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
+    public static extern IntPtr signal(int signum, IntPtr handler);
+#pragma warning restore SYSLIB1054, CA1401, CA2101
 }
