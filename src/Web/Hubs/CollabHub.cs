@@ -39,6 +39,9 @@ public sealed partial class CollabHub(
 {
     internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web);
 
+    /// <summary>How often one command re-joins a resource whose entity keeps moving under it (see <see cref="SendAsync"/>).</summary>
+    private const int MaxReJoins = 3;
+
     private ConnectionOptions Options => connectionOptions.Value;
 
     public override async Task OnConnectedAsync()
@@ -365,10 +368,26 @@ public sealed partial class CollabHub(
             .ConfigureAwait(false);
         // After a move the new incarnation may meet this command before the node's re-registration of the connection
         // (PresenceReRegistration): NOT_JOINED changed nothing, so re-join at once and send it again, transparently.
-        if (reply.Error?.Code == ErrorCodes.NotJoined && command is not (JoinResource or LeaveResource) &&
-            registry.Get(Context.ConnectionId) is { } session &&
-            await reRegistration.ReJoinNowAsync(session, resourceId, correlationId, Context.ConnectionAborted).ConfigureAwait(false))
+        // During a rolling restart the entity can move again between the re-join and the retry, so this repeats a few
+        // times; a re-join the entity could not take now (UNAVAILABLE: it is being handed off or loaded) is answered as
+        // UNAVAILABLE, which clients retry, not as NOT_JOINED, which they would have to handle.
+        for (var attempt = 0;
+             attempt < MaxReJoins && reply.Error?.Code == ErrorCodes.NotJoined && command is not (JoinResource or LeaveResource) &&
+             registry.Get(Context.ConnectionId) is { } session;
+             attempt++)
         {
+            if (await reRegistration.ReJoinNowAsync(session, resourceId, correlationId, Context.ConnectionAborted).ConfigureAwait(false) is not { } rejoined)
+            {
+                break; // this connection never joined the resource: NOT_JOINED is the true answer
+            }
+            if (!rejoined.Success && rejoined.Error?.Code != ErrorCodes.AlreadyJoined)
+            {
+                if (rejoined.Error?.Code == ErrorCodes.Unavailable)
+                {
+                    reply = rejoined;
+                }
+                break;
+            }
             reply = await router.SendAsync(new EntityEnvelope(resourceId, correlationId, command), Context.ConnectionAborted).ConfigureAwait(false);
         }
         var now = time.GetUtcNow();

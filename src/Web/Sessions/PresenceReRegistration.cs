@@ -26,19 +26,19 @@ public sealed partial class PresenceReRegistration(ConnectionRegistry registry, 
 
     /// <summary>
     /// A command of this connection met a new incarnation that has not seen its re-registration yet (NOT_JOINED from
-    /// an entity the session has joined): re-send the join now. True when the connection is a member again, so the
-    /// command (refused without any effect) can be sent once more.
+    /// an entity the session has joined): re-send the join now. Null when the session never joined the resource (then
+    /// NOT_JOINED was the true answer); otherwise the entity's reply to the join (success or ALREADY_JOINED: the
+    /// connection is a member again, so the command, refused without any effect, can be sent once more).
     /// </summary>
-    public async Task<bool> ReJoinNowAsync(Session session, Messages.ResourceId resource, string correlationId, CancellationToken cancellationToken)
+    public async Task<EntityReply?> ReJoinNowAsync(Session session, Messages.ResourceId resource, string correlationId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
         if (session.JoinedMode(resource) is not { } mode)
         {
-            return false;
+            return null;
         }
-        var reply = await router.SendAsync(new EntityEnvelope(resource, correlationId, new JoinResource(resource, session.Member, mode)),
+        return await router.SendAsync(new EntityEnvelope(resource, correlationId, new JoinResource(resource, session.Member, mode)),
             cancellationToken).ConfigureAwait(false);
-        return reply.Success || reply.Error?.Code == Messages.ErrorCodes.AlreadyJoined;
     }
 
     private async Task ReJoinAsync(Session session, Messages.ResourceId resource, JoinMode mode, EntityActivated activated)
