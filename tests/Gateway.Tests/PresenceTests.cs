@@ -1,5 +1,8 @@
 using System.Text.Json;
 using CollabAkka.TestKit;
+using CollabAkka.Web.Hubs;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CollabAkka.Gateway.Tests;
 
@@ -34,6 +37,35 @@ public sealed class PresenceTests(NodeFixture fixture) : IClassFixture<NodeFixtu
         var left = await alice.WaitForAsync("user:left", e => e.GetProperty("resourceId").GetString() == doc);
         Assert.Equal("left", left.GetProperty("payload").GetProperty("reason").GetString());
         Assert.Equal(1, left.GetProperty("payload").GetProperty("userCount").GetInt32());
+    }
+
+    [Fact]
+    public async Task EventsAreSentToTheirRecipientsByLookupAndAClosedConnectionIsForgotten()
+    {
+        var manager = Assert.IsType<CollabHubLifetimeManager>(Node.Services.GetRequiredService<HubLifetimeManager<CollabHub>>());
+        var doc = Ids.Unique("document:");
+        var other = Ids.Unique("document:");
+        await using var alice = await Node.ConnectAsync(Ids.Unique("alice"));
+        await using var bob = await Node.ConnectAsync(Ids.Unique("bob"));
+        var carol = await Node.ConnectAsync(Ids.Unique("carol"));
+        var connected = manager.Count;
+        Assert.True((await alice.JoinAsync(doc)).Success);
+        Assert.True((await carol.JoinAsync(other)).Success);
+        Assert.True((await bob.JoinAsync(doc)).Success);
+
+        // Alice hears Bob's join; Carol, in another resource, hears nothing of it but her own resource's events.
+        await alice.WaitForAsync("user:joined", e => e.GetProperty("resourceId").GetString() == doc);
+        Assert.True((await alice.LeaveAsync(doc)).Success);
+        await bob.WaitForAsync("user:left", e => e.GetProperty("resourceId").GetString() == doc);
+        Assert.DoesNotContain(carol.Events, e => e.Body.TryGetProperty("resourceId", out var r) && r.GetString() == doc);
+
+        await carol.DisposeAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (manager.Count != connected - 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20); // the server sees the close after the client does: poll with a deadline
+        }
+        Assert.Equal(connected - 1, manager.Count);
     }
 
     [Fact]

@@ -161,6 +161,9 @@ public static partial class CollabNodeBuilder
         services.AddSingleton<CollabHubFilter>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<NodeMetrics>();
+        // Before AddSignalR (which only adds the default if none is there): events to a list of connections look
+        // each one up instead of scanning every connection of the node (CollabHubLifetimeManager).
+        services.AddSingleton<Microsoft.AspNetCore.SignalR.HubLifetimeManager<CollabAkka.Web.Hubs.CollabHub>, CollabAkka.Web.Hubs.CollabHubLifetimeManager>();
         services.AddSignalR(o =>
         {
             o.MaximumReceiveMessageSize = connectionOptions.MaxMessageBytes;
