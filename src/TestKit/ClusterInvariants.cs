@@ -180,23 +180,20 @@ public static class ClusterInvariants
     }
 
     /// <summary>The store's last fencing token of <paramref name="resource"/> (0 when none was handed out).</summary>
-    public static async Task<long> LastFencingTokenAsync(string connectionString, string schema, string resource)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        await using var last = new NpgsqlCommand($"SELECT COALESCE(MAX(last_token), 0) FROM \"{schema}\".fencing_tokens WHERE resource_id = @r", connection);
-        last.Parameters.AddWithValue("r", resource);
-        return (long)(await last.ExecuteScalarAsync().ConfigureAwait(false))!;
-    }
+    public static Task<long> LastFencingTokenAsync(string connectionString, string schema, string resource) =>
+        ScalarAsync(connectionString, $"SELECT COALESCE(MAX(last_token), 0) FROM \"{schema}\".fencing_tokens WHERE resource_id = @r", resource);
 
     /// <summary>The newest document revision the store has for <paramref name="resource"/> (0 when none).</summary>
-    public static async Task<long> NewestStoredRevisionAsync(string connectionString, string schema, string resource)
+    public static Task<long> NewestStoredRevisionAsync(string connectionString, string schema, string resource) =>
+        ScalarAsync(connectionString, $"SELECT COALESCE(MAX(revision), 0) FROM \"{schema}\".doc_updates WHERE resource_id = @r", resource);
+
+    private static async Task<long> ScalarAsync(string connectionString, string sql, string resource)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync().ConfigureAwait(false);
-        await using var max = new NpgsqlCommand($"SELECT COALESCE(MAX(revision), 0) FROM \"{schema}\".doc_updates WHERE resource_id = @r", connection);
-        max.Parameters.AddWithValue("r", resource);
-        return (long)(await max.ExecuteScalarAsync().ConfigureAwait(false))!;
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("r", resource);
+        return (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
     }
 
     /// <summary>

@@ -165,6 +165,18 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         await cluster.WaitUpAsync(3, timeout: Patience);
     }
 
+    [Fact]
+    public void TheThrottlerAdapterIsOffByDefaultAndItsSeedNodesMustSpeakItsProtocol()
+    {
+        Assert.False(new CollabAkka.Node.Hosting.ClusterSettings().TestTransportAdapters);
+        var plainSeed = new CollabAkka.Node.Hosting.ClusterSettings { TestTransportAdapters = true, SeedNodes = ["akka.tcp://collab@127.0.0.1:4053"] };
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(plainSeed.Validate);
+        Assert.Contains("akka.trttl.tcp://collab@host:port", error.Message, StringComparison.Ordinal);
+        new CollabAkka.Node.Hosting.ClusterSettings { TestTransportAdapters = true, SeedNodes = ["akka.trttl.tcp://collab@127.0.0.1:4053"] }.Validate();
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            new CollabAkka.Node.Hosting.ClusterSettings { SeedNodes = ["akka.trttl.tcp://collab@127.0.0.1:4053"] }.Validate);
+    }
+
     /// <summary>A resource id (prefix-k) whose entity lives on <paramref name="nodeId"/> (reading its state activates it there).</summary>
     private static async Task<string> PlaceOnAsync(CollabTestCluster cluster, string prefix, string nodeId)
     {
