@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
-using System.Text.Json;
 
 namespace CollabAkka.TestKit;
 
@@ -12,14 +10,14 @@ namespace CollabAkka.TestKit;
 public sealed class CollabClusterProcesses : IAsyncDisposable
 {
     private readonly List<CollabNodeProcess?> _nodes;
-    private readonly List<(int Http, int Remoting, string DataDir)> _slots;
-    private readonly string[] _settings;
+    private readonly CollabClusterLayout _layout;
+    private readonly string[] _extraArgs;
 
-    private CollabClusterProcesses(List<CollabNodeProcess?> nodes, List<(int, int, string)> slots, string[] settings)
+    private CollabClusterProcesses(CollabClusterLayout layout, string[] extraArgs)
     {
-        _nodes = nodes;
-        _slots = slots;
-        _settings = settings;
+        _layout = layout;
+        _extraArgs = extraArgs;
+        _nodes = [.. layout.Slots.Select(_ => (CollabNodeProcess?)null)];
     }
 
     /// <summary>When set (to anything), disposing keeps the nodes' data directories and their logs.</summary>
@@ -28,20 +26,13 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
     public IReadOnlyList<CollabNodeProcess?> Nodes => _nodes;
 
     /// <summary>The data directory of node <paramref name="index"/> (logs under <c>logs/</c>).</summary>
-    public string DataDirectoryOf(int index) => _slots[index].DataDir;
+    public string DataDirectoryOf(int index) => _layout.Slots[index].DataDir;
 
     public CollabNodeProcess this[int index] => _nodes[index] ?? throw new InvalidOperationException($"Node {index + 1} is not running.");
 
     public static async Task<CollabClusterProcesses> StartAsync(int count, string connectionString, string schema, params string[] extraArgs)
     {
-        var slots = Enumerable.Range(0, count)
-            .Select(_ => (CollabNodeProcess.FreePort(), CollabNodeProcess.FreePort(), Directory.CreateTempSubdirectory("collab-cluster-").FullName))
-            .ToList();
-        // Every node is a seed: a restarted first node then finds the running cluster instead of forming its own.
-        var seeds = slots.Select((s, i) => $"--Collab:Cluster:SeedNodes:{i}=akka.tcp://collab@127.0.0.1:{s.Item2}");
-        string[] settings = ["--Collab:Store=postgres", $"--ConnectionStrings:Collab={connectionString}", $"--Collab:Postgres:Schema={schema}",
-            "--Collab:Cluster:Hostname=127.0.0.1", .. seeds, .. extraArgs];
-        var cluster = new CollabClusterProcesses([.. slots.Select(_ => (CollabNodeProcess?)null)], slots, settings);
+        var cluster = new CollabClusterProcesses(new CollabClusterLayout(count, connectionString, schema), extraArgs);
         // The seed first: it forms the cluster; the others join it.
         await cluster.StartNodeAsync(0).ConfigureAwait(false);
         await Task.WhenAll(Enumerable.Range(1, count - 1).Select(cluster.StartNodeAsync)).ConfigureAwait(false);
@@ -52,34 +43,14 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
     /// <summary>(Re)starts node <paramref name="index"/> with its id, ports and data directory.</summary>
     public async Task StartNodeAsync(int index)
     {
-        var (http, remoting, dataDir) = _slots[index];
-        _nodes[index] = await CollabNodeProcess.StartAsync(dataDir, http,
-            [$"--Collab:NodeId=n{index + 1}", $"--Collab:Cluster:Port={remoting}", .. _settings]).ConfigureAwait(false);
+        var slot = _layout.Slots[index];
+        _nodes[index] = await CollabNodeProcess.StartAsync(slot.DataDir, slot.HttpPort,
+            [.. _layout.SettingsOf(index).Select(kv => $"--{kv.Key}={kv.Value}"), .. _extraArgs]).ConfigureAwait(false);
     }
 
     /// <summary>Waits until every running node sees <paramref name="members"/> members Up and reachable.</summary>
-    public async Task WaitUpAsync(int members, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
-        foreach (var node in _nodes.Where(n => n is not null))
-        {
-            while (true)
-            {
-                var view = await node!.Http.GetFromJsonAsync<JsonElement>("/cluster/members").ConfigureAwait(false);
-                var up = view.GetProperty("members").EnumerateArray()
-                    .Count(m => m.GetProperty("status").GetString() == "Up" && m.GetProperty("reachable").GetBoolean());
-                if (up == members)
-                {
-                    break;
-                }
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"{node.BaseUrl} sees {up} members Up, not {members}: {view}");
-                }
-                await Task.Delay(100).ConfigureAwait(false);
-            }
-        }
-    }
+    public Task WaitUpAsync(int members, TimeSpan? timeout = null) =>
+        ClusterInvariants.WaitMembersUpAsync(_nodes.OfType<ICollabNode>(), members, timeout ?? TimeSpan.FromSeconds(90));
 
     public async Task KillAsync(int index)
     {
@@ -116,15 +87,6 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         {
             return; // the nodes' data directories (with their NDJSON logs) stay for a post-mortem
         }
-        foreach (var (_, _, dataDir) in _slots)
-        {
-            try
-            {
-                Directory.Delete(dataDir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        _layout.DeleteDataDirectories();
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 
@@ -9,10 +8,11 @@ namespace CollabAkka.TestKit;
 /// A node as its own operating-system process (the published <c>CollabAkka.Node.dll</c>), for what only a
 /// real process shows: a clean stop and start, a <c>kill -9</c>, the exit code of a refused start.
 /// </summary>
-public sealed class CollabNodeProcess : IAsyncDisposable
+public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
 {
     private readonly Process _process;
     private readonly HttpClient _http;
+    private readonly CollabNodeEndpoint _endpoint;
 
     private CollabNodeProcess(Process process, Uri baseUrl, string dataDir)
     {
@@ -20,6 +20,7 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         BaseUrl = baseUrl;
         DataDir = dataDir;
         _http = new HttpClient { BaseAddress = baseUrl };
+        _endpoint = new CollabNodeEndpoint(_http);
     }
 
     public Uri BaseUrl { get; }
@@ -127,34 +128,17 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         }
     }
 
-    public async Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor")
-    {
-        using var response = await _http.PostAsJsonAsync("/dev/token", new { userId, username = username ?? userId, role }).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>().ConfigureAwait(false)).GetProperty("token").GetString()!;
-    }
+    public Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor") => _endpoint.GetTokenAsync(userId, username, role);
 
-    private string? _operatorToken;
+    public Task<JsonElement> GetResourceStateAsync(string resourceId) => _endpoint.GetAsOperatorAsync($"/api/resources/{resourceId}");
 
-    /// <summary><c>GET /api/resources/{id}</c> as an operator (admin): the entity's state (owner, epoch, members, locks).</summary>
-    public Task<JsonElement> GetResourceStateAsync(string resourceId) => GetAsOperatorAsync($"/api/resources/{resourceId}");
+    public Task<JsonElement> GetContentAsync(string resourceId) => _endpoint.GetAsOperatorAsync($"/api/resources/{resourceId}/content");
 
-    /// <summary><c>GET /api/resources/{id}/content</c> as an operator (admin): the live document as JSON with its revision.</summary>
-    public Task<JsonElement> GetContentAsync(string resourceId) => GetAsOperatorAsync($"/api/resources/{resourceId}/content");
+    public Task<JsonElement> GetMembersAsync() => _endpoint.GetMembersAsync();
 
-    private async Task<JsonElement> GetAsOperatorAsync(string path)
-    {
-        // Each node signs its own dev tokens (with the key in its data directory, kept across restarts).
-        _operatorToken ??= await GetTokenAsync("operator", "Operator", "admin").ConfigureAwait(false);
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Authorization = new("Bearer", _operatorToken);
-        using var response = await _http.SendAsync(request).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        return JsonDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false)).RootElement.Clone();
-    }
+    public Task<JsonElement> GetAsOperatorAsync(string path) => _endpoint.GetAsOperatorAsync(path);
 
-    public async Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") =>
-        await CollabTestClient.ConnectAsync(BaseUrl, await GetTokenAsync(userId, username, role).ConfigureAwait(false)).ConfigureAwait(false);
+    public Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") => _endpoint.ConnectAsync(userId, username, role);
 
     /// <summary>SIGTERM and wait: the node shuts down cleanly (flushes its audit buffer).</summary>
     public async Task StopAsync()

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using CollabAkka.Entities.Audit;
 using CollabAkka.Entities.Routing;
@@ -23,17 +22,21 @@ public sealed class CollabTestNodeOptions
 
     /// <summary>Data directory; a fresh temporary one (deleted on dispose) when null.</summary>
     public string? DataDir { get; init; }
+
+    /// <summary>Kestrel's loopback port; a free one when null (a restarted cluster node keeps its port).</summary>
+    public int? HttpPort { get; init; }
 }
 
 /// <summary>
 /// A real node (Kestrel on a loopback port, the production wiring) started inside the test process.
 /// Clients connect to it over real WebSockets with the SignalR client.
 /// </summary>
-public sealed class CollabTestNode : IAsyncDisposable
+public sealed class CollabTestNode : ICollabNode, IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly bool _ownsDataDir;
     private readonly HttpClient _http;
+    private readonly CollabNodeEndpoint _endpoint;
     private (string ConnectionString, string Schema)? _ownedSchema;
 
     private CollabTestNode(WebApplication app, Uri baseUrl, string dataDir, bool ownsDataDir, ManualTimeProvider? clock)
@@ -44,6 +47,8 @@ public sealed class CollabTestNode : IAsyncDisposable
         _ownsDataDir = ownsDataDir;
         Clock = clock;
         _http = new HttpClient { BaseAddress = baseUrl };
+        _endpoint = new CollabNodeEndpoint(_http);
+        ActorSystem = app.Services.GetRequiredService<Akka.Actor.ActorSystem>();
     }
 
     public Uri BaseUrl { get; }
@@ -51,6 +56,15 @@ public sealed class CollabTestNode : IAsyncDisposable
     public ManualTimeProvider? Clock { get; }
     public IServiceProvider Services => _app.Services;
     public HttpClient Http => _http;
+
+    /// <summary>The node's ActorSystem (cluster state, remoting; what <see cref="CollabTestCluster"/> partitions).</summary>
+    public Akka.Actor.ActorSystem ActorSystem { get; }
+
+    /// <summary>
+    /// Completes when the node's ActorSystem has terminated: after a stop, or when the cluster downed this node (the
+    /// split brain resolver on the minority side of a partition); the node then stops its host by itself.
+    /// </summary>
+    public Task Terminated => ActorSystem.WhenTerminated;
 
     public static async Task<CollabTestNode> StartAsync(CollabTestNodeOptions? options = null)
     {
@@ -77,7 +91,7 @@ public sealed class CollabTestNode : IAsyncDisposable
         var app = CollabNodeBuilder.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.UseUrls($"http://127.0.0.1:{options.HttpPort ?? 0}");
             if (options.Clock is not null)
             {
                 builder.Services.AddKeyedSingleton<TimeProvider>(CollabTime.Key, options.Clock);
@@ -87,7 +101,16 @@ public sealed class CollabTestNode : IAsyncDisposable
         // Ready means Up in the cluster (the embedded node joins itself a few hundred ms after start).
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<Akka.Actor.ActorSystem>()).RegisterOnMemberUp(() => up.TrySetResult());
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        try
+        {
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new TimeoutException($"Node {settings["Collab:NodeId"]} was not Up in its cluster within 60 s.");
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var node = new CollabTestNode(app, new Uri(address), dataDir, ownsDataDir, options.Clock);
         if (ownsDataDir && settings.GetValueOrDefault("Collab:Store") == "postgres" &&
@@ -99,21 +122,17 @@ public sealed class CollabTestNode : IAsyncDisposable
         return node;
     }
 
-    /// <summary>Mints a dev token through <c>POST /dev/token</c>.</summary>
-    public async Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor")
-    {
-        using var response = await _http.PostAsJsonAsync("/dev/token", new { userId, username = username ?? userId, role }).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>().ConfigureAwait(false);
-        return body.GetProperty("token").GetString()!;
-    }
+    public Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor") => _endpoint.GetTokenAsync(userId, username, role);
 
-    /// <summary>Connects a new client as this user and waits for its <c>connected</c> event.</summary>
-    public async Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor")
-    {
-        var token = await GetTokenAsync(userId, username, role).ConfigureAwait(false);
-        return await CollabTestClient.ConnectAsync(BaseUrl, token).ConfigureAwait(false);
-    }
+    public Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") => _endpoint.ConnectAsync(userId, username, role);
+
+    public Task<JsonElement> GetResourceStateAsync(string resourceId) => _endpoint.GetAsOperatorAsync($"/api/resources/{resourceId}");
+
+    public Task<JsonElement> GetContentAsync(string resourceId) => _endpoint.GetAsOperatorAsync($"/api/resources/{resourceId}/content");
+
+    public Task<JsonElement> GetMembersAsync() => _endpoint.GetMembersAsync();
+
+    public Task<JsonElement> GetAsOperatorAsync(string path) => _endpoint.GetAsOperatorAsync(path);
 
     /// <summary>Waits until every audit event recorded so far is in the store.</summary>
     public Task FlushAuditAsync() => Services.GetRequiredService<IAuditSink>().FlushAsync();

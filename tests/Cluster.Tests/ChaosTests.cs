@@ -581,73 +581,29 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
     {
         foreach (var doc in docs)
         {
-            var live = await LiveNode().GetContentAsync(doc);
-            var revision = live.GetProperty("revision").GetInt64();
-            var text = Notes(live);
-            // The entity that answered must be the current one: its revision is the newest the store has (a stale
-            // incarnation alive next to the current one would answer from old memory).
-            var newest = await NewestStoredRevisionAsync(doc);
-            Assert.True(revision == newest, $"{doc}: the live content is at revision {revision}, the store has revision {newest}: a stale incarnation answered");
-            // The same revision rebuilt from the store (snapshot + log): what survives any crash.
-            var stored = await ReadStoredAsync(doc, revision);
-            Assert.True(text == stored, $"{doc}: the live content (revision {revision}) differs from the stored one:\nlive   {text}\nstored {stored}");
-            List<Ack> missing;
-            int count;
+            List<string> acked;
             lock (_gate)
             {
-                missing = _acks.Where(a => a.Resource == doc && !text.Contains(a.Text, StringComparison.Ordinal)).ToList();
-                count = _acks.Count(a => a.Resource == doc);
+                acked = _acks.Where(a => a.Resource == doc).Select(a => a.Text).ToList();
             }
-            Assert.True(missing.Count == 0, $"{doc}: {missing.Count} of {count} acknowledged inserts are missing from the content (revision {revision}): " +
-                                            string.Join("; ", missing.Take(10)));
+            var text = await ClusterInvariants.AssertAcknowledgedContentAsync(LiveNode(), connectionString, schema, doc, acked);
             foreach (var client in Clients)
             {
                 var mine = client.Text(doc);
-                Assert.True(mine == text, $"{doc}: {client.User}'s document differs from the server's (revision {revision}):\nclient {mine}\nserver {text}");
+                Assert.True(mine == text, $"{doc}: {client.User}'s document differs from the server's:\nclient {mine}\nserver {text}");
             }
         }
     }
 
-    private async Task<string> ReadStoredAsync(string doc, long revision)
-    {
-        var until = Deadline(15);
-        while (true)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/resources/{doc}/content?revision={revision}");
-            var node = LiveNode();
-            request.Headers.Authorization = new("Bearer", await node.GetTokenAsync("operator", "Operator", "admin"));
-            using var response = await node.Http.SendAsync(request);
-            if (response.IsSuccessStatusCode)
-            {
-                return Notes(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement);
-            }
-            // 404 while the newest revision's commit is still on its way (polling with a deadline).
-            Assert.True(DateTime.UtcNow < until, $"{doc}: revision {revision} not readable from the store within 15 s: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-            await Task.Delay(100);
-        }
-    }
-
-    private static string Notes(JsonElement content) =>
-        content.GetProperty("content").TryGetProperty("notes", out var notes) ? notes.GetString() ?? "" : "";
+    private static string Notes(JsonElement content) => ClusterInvariants.TextOf(content);
 
     /// <summary>Invariant 4: each document's members are exactly the connected clients (no ghost of a lost connection).</summary>
     private async Task CheckPresenceAsync(string[] docs)
     {
-        var expected = Clients.Select(c => c.User).Order(StringComparer.Ordinal).ToList();
+        var expected = Clients.Select(c => c.User).ToList();
         foreach (var doc in docs)
         {
-            JsonElement state = default;
-            List<string> users = [];
-            var settled = await WaitAsync(async () =>
-            {
-                state = await LiveNode().GetResourceStateAsync(doc);
-                users = state.GetProperty("resources").EnumerateArray()
-                    .SelectMany(r => r.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("userId").GetString()!))
-                    .Order(StringComparer.Ordinal).ToList();
-                return state.GetProperty("totalUsers").GetInt32() == expected.Count && users.SequenceEqual(expected);
-            }, TimeSpan.FromSeconds(30));
-            Assert.True(settled, $"{doc}: presence is not the {expected.Count} connected clients after 30 s: totalUsers " +
-                                 $"{state.GetProperty("totalUsers").GetInt32()}, users {string.Join(",", users)}");
+            await ClusterInvariants.AssertPresenceAsync([LiveNode()], doc, expected, TimeSpan.FromSeconds(30));
         }
     }
 
@@ -688,11 +644,11 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         // The audit trail: LOCK_ACQUIRED and the events that end a lock, with the node's timestamps.
         var resources = grants.Select(g => g.Resource).Distinct().ToArray();
         bool Exempt(DateTimeOffset from, DateTimeOffset to) => kills.Any(k => k >= from && k <= to);
-        List<AuditedLock> audit = [];
+        IReadOnlyList<AuditedLockGrant> audit = [];
         // Audit records are buffered (a few ms): wait until every grant the clients saw is there, unless a kill -9 may have lost it.
         _ = await WaitAsync(async () =>
         {
-            audit = await ReadAuditAsync(resources);
+            audit = await ClusterInvariants.ReadLockGrantsAsync(connectionString, schema, resources);
             var ids = audit.Select(l => l.LockId).ToHashSet();
             return grants.All(g => ids.Contains(g.LockId) || Exempt(g.SentAt, (g.ReceivedAt ?? g.ReleaseSentAt ?? g.SentAt).AddSeconds(5)));
         }, TimeSpan.FromSeconds(15));
@@ -718,37 +674,16 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
                 Assert.True(ended >= released.AddMilliseconds(-50), $"audited end {ended:HH:mm:ss.fff} ({l.EndReason}) before the release the client saw succeed: {g}");
             }
         }
-        var unverified = 0;
-        foreach (var byResource in audit.GroupBy(l => l.Resource))
+        foreach (var late in audit.Where(l => l.AuditedAt - l.AcquiredAt > TimeSpan.FromSeconds(1)))
         {
-            var ordered = byResource.OrderBy(l => l.AcquiredAt).ToList();
-            for (var i = 1; i < ordered.Count; i++)
-            {
-                var (a, b) = (ordered[i - 1], ordered[i]);
-                Assert.True(a.Token < b.Token, $"{byResource.Key}: audited grants' fencing tokens do not increase with time: {a} then {b}");
-                if (a.EndedAt is { } end)
-                {
-                    Assert.True(end <= b.AcquiredAt, $"{byResource.Key}: two holders at once in the audit trail: {a} still held when {b} was granted");
-                }
-                else if (b.AcquiredAt >= a.ExpiresAt || Exempt(a.AcquiredAt, b.AcquiredAt.AddSeconds(5)))
-                {
-                    unverified++; // expired (dropped on load without a record) or its end was in the buffer of a killed node
-                }
-                else
-                {
-                    Assert.Fail($"{byResource.Key}: {a} has no audited end, no node was killed, yet {b} was granted");
-                }
-            }
+            Observe($"LOCK_ACQUIRED of {late.LockId[^8..]} ({late.Resource}) audited {(late.AuditedAt - late.AcquiredAt).TotalSeconds:0.0} s after the grant");
         }
+        var unverified = ClusterInvariants.AssertSingleLockHolder(audit, Exempt);
 
         // The store: the last token of each resource is at least every token handed out.
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
         foreach (var byResource in grants.Where(g => g.Token > 0).GroupBy(g => g.Resource))
         {
-            await using var last = new NpgsqlCommand($"SELECT last_token FROM \"{schema}\".fencing_tokens WHERE resource_id = @r", connection);
-            last.Parameters.AddWithValue("r", byResource.Key);
-            var stored = (long)(await last.ExecuteScalarAsync())!;
+            var stored = await ClusterInvariants.LastFencingTokenAsync(connectionString, schema, byResource.Key);
             Assert.True(stored >= byResource.Max(g => g.Token), $"{byResource.Key}: fencing_tokens.last_token {stored} is below a granted token {byResource.Max(g => g.Token)}");
         }
         return (audit.Count, unverified);
@@ -757,76 +692,6 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    private sealed record AuditedLock(string Resource, string LockId, long Token, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt, string Node)
-    {
-        public DateTimeOffset? EndedAt { get; set; }
-        public string? EndReason { get; set; }
-
-        public override string ToString() =>
-            $"lock {LockId[^8..]} token {Token} acquired {AcquiredAt:HH:mm:ss.fff} on {Node}, ended {EndedAt:HH:mm:ss.fff} ({EndReason ?? "no audited end"})";
-    }
-
-    private async Task<List<AuditedLock>> ReadAuditAsync(string[] resources)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var query = new NpgsqlCommand($"""
-            SELECT event_type, resource_id, ts, node_id, details->>'lockId', details->>'fencingToken', details->>'expiresAt', details->>'reason',
-                   details->>'ttlSeconds'
-            FROM "{schema}".audit_events
-            WHERE resource_id = ANY(@r) AND event_type IN ('LOCK_ACQUIRED', 'LOCK_RELEASED', 'LOCK_EXPIRED', 'LOCK_FORCE_RELEASED')
-            ORDER BY id
-            """, connection);
-        query.Parameters.AddWithValue("r", resources);
-        var locks = new Dictionary<string, AuditedLock>();
-        var ends = new List<(string LockId, DateTimeOffset At, string Reason)>();
-        await using var reader = await query.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            var type = reader.GetString(0);
-            var at = new DateTimeOffset(reader.GetFieldValue<DateTime>(2), TimeSpan.Zero);
-            var lockId = reader.GetString(4);
-            if (type == "LOCK_ACQUIRED")
-            {
-                Assert.False(locks.ContainsKey(lockId), $"lock {lockId} acquired twice in the audit trail");
-                // The grant's own time (as stored: expiresAt - TTL), not the record's: a node stalled between its lock
-                // write and the audit call (SIGSTOP) records LOCK_ACQUIRED with the time it woke up, possibly after the
-                // lock, restored elsewhere from the store, was already released (seen in the chaos run).
-                var expires = DateTimeOffset.Parse(reader.GetString(6), CultureInfo.InvariantCulture);
-                var acquired = expires - TimeSpan.FromSeconds(double.Parse(reader.GetString(8), CultureInfo.InvariantCulture));
-                if (at - acquired > TimeSpan.FromSeconds(1))
-                {
-                    Observe($"LOCK_ACQUIRED of {lockId[^8..]} ({reader.GetString(1)}) audited {(at - acquired).TotalSeconds:0.0} s after the grant");
-                }
-                locks[lockId] = new AuditedLock(reader.GetString(1), lockId, long.Parse(reader.GetString(5), CultureInfo.InvariantCulture), acquired,
-                    expires, reader.IsDBNull(3) ? "?" : reader.GetString(3));
-            }
-            else
-            {
-                ends.Add((lockId, at, reader.IsDBNull(7) ? type : reader.GetString(7)));
-            }
-        }
-        foreach (var (lockId, at, reason) in ends)
-        {
-            if (locks.TryGetValue(lockId, out var l))
-            {
-                Assert.True(l.EndedAt is null, $"lock {lockId} ended twice in the audit trail: {l.EndReason} and {reason}");
-                l.EndedAt = at;
-                l.EndReason = reason;
-            }
-        }
-        return [.. locks.Values];
-    }
-
-    private async Task<long> NewestStoredRevisionAsync(string resource)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var max = new NpgsqlCommand($"SELECT COALESCE(MAX(revision), 0) FROM \"{schema}\".doc_updates WHERE resource_id = @r", connection);
-        max.Parameters.AddWithValue("r", resource);
-        return (long)(await max.ExecuteScalarAsync())!;
-    }
 
     public async Task<long> CountStoredUpdatesAsync(string resource)
     {
@@ -873,29 +738,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
     public static Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout) => WaitAsync(() => Task.FromResult(condition()), timeout);
 
     /// <summary>Polls an observable condition until it holds or the deadline passes (reads that fail meanwhile count as "not yet").</summary>
-    public static async Task<bool> WaitAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return true;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException or JsonException or IOException)
-            {
-                // a node answering 503 or going away while we read
-            }
-            if (DateTime.UtcNow > until)
-            {
-                return false;
-            }
-            await Task.Delay(100);
-        }
-    }
+    public static Task<bool> WaitAsync(Func<Task<bool>> condition, TimeSpan timeout) => ClusterInvariants.PollAsync(condition, timeout);
 
     /// <summary>
     /// Invariant 3: a client on the node that owns the probe's document holds its lock and has one acknowledged insert.

@@ -64,15 +64,26 @@ public sealed class ClusterSettings
     /// <summary>Shards one rebalance round may move (library default moves one per round, 10 s apart).</summary>
     public int RebalanceAbsoluteLimit { get; set; } = 20;
 
+    /// <summary>
+    /// Tests only (default off): put Akka.Remote's throttler adapter (<c>trttl</c>) under remoting so the TestKit can
+    /// blackhole the links between in-process nodes (a partition on loopback). It changes the addresses' protocol to
+    /// <c>akka.trttl.tcp</c>: every node of the cluster, and its seed nodes, must agree.
+    /// </summary>
+    public bool TestTransportAdapters { get; set; }
+
+    /// <summary>The protocol of this node's addresses: <c>akka.tcp</c>, or <c>akka.trttl.tcp</c> with <see cref="TestTransportAdapters"/>.</summary>
+    public string Protocol => TestTransportAdapters ? "akka.trttl.tcp" : "akka.tcp";
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 || HeartbeatInterval <= TimeSpan.Zero ||
             AcceptableHeartbeatPause < HeartbeatInterval || StableAfter <= TimeSpan.Zero || DownRemovalMargin < TimeSpan.Zero || RebalanceAbsoluteLimit < 1 ||
             LeaderActionsInterval <= TimeSpan.Zero || GossipInterval <= TimeSpan.Zero || UnreachableReaperInterval <= TimeSpan.Zero || ShardingRetryInterval <= TimeSpan.Zero ||
-            SeedNodes.Any(s => !s.StartsWith($"akka.tcp://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
+            SeedNodes.Any(s => !s.StartsWith($"{Protocol}://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
         {
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
-                [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like akka.tcp://{AkkaHosting.SystemName}@host:port, " +
+                [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like {Protocol}://{AkkaHosting.SystemName}@host:port " +
+                 "(akka.trttl.tcp exactly when TestTransportAdapters is on), " +
                  "AcceptableHeartbeatPause >= HeartbeatInterval > 0, StableAfter, GossipInterval, LeaderActionsInterval, UnreachableReaperInterval and " +
                  "ShardingRetryInterval > 0, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
         }
@@ -172,6 +183,8 @@ public static class AkkaHosting
 
     // Failure detection, split brain resolver and rebalancing timings (ARCHITECTURE §12 says why these values).
     private static string ClusterHocon(ClusterSettings c) => string.Join('\n',
+        // The throttler adapter lets the TestKit cut links between in-process nodes (ClusterSettings.TestTransportAdapters).
+        c.TestTransportAdapters ? "akka.remote.dot-netty.tcp.applied-adapters = [trttl]" : "",
         "akka.actor.serialize-messages = off",
         "akka.log-dead-letters-during-shutdown = off",
         // The host drives the shutdown (GracefulLeave first, then Akka.Hosting runs coordinated shutdown): Akka's own

@@ -139,6 +139,12 @@ public static partial class CollabNodeBuilder
             throw new OptionsValidationException("Collab:Bootstrap", typeof(BootstrapSettings),
                 ["Collab:Bootstrap:Enabled and Collab:Cluster:SeedNodes exclude each other: bootstrap finds the seeds itself."]);
         }
+        if (bootstrap.Enabled && clusterSettings.TestTransportAdapters)
+        {
+            // Bootstrap's contact points speak akka.tcp; the throttler adapter is for TestKit clusters with seed nodes.
+            throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
+                ["Collab:Cluster:TestTransportAdapters and Collab:Bootstrap:Enabled exclude each other: a test cluster lists its seed nodes."]);
+        }
         services.AddCollabAkka(clusterSettings, entityOptions, nodeId, bootstrap);
 
         // Sessions and the hub.
