@@ -18,8 +18,7 @@ namespace CollabAkka.Entities.Routing;
 /// <see cref="EntityOptions.AttemptTimeout"/> until the ask timeout is spent: once the cluster has downed the dead
 /// member and the coordinator has given its shards a new home, the next attempt is buffered by the region and reaches
 /// the new incarnation. Everything else is asked once (a second release or form save could change something). The
-/// normal path is one <c>Ask</c> (a <see cref="ReplySlot"/> for a local entity) and no allocation beyond it; only a
-/// timed-out attempt costs anything more.
+/// normal path is one <c>Ask</c> and no allocation beyond it; only a timed-out attempt costs anything more.
 /// </para>
 /// </summary>
 public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>> region, EntityOptions options, EntityCensus census) : IEntityRouter
@@ -52,21 +51,18 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
         var started = attempt < total ? Stopwatch.GetTimestamp() : 0;
         while (true)
         {
+            var target = census.TryGetActive(root, out var local) ? local : regionRef;
             try
             {
-                // A local entity: its reply runs our continuation without a hop (ReplySlot). Anywhere else: Ask.
-                return census.TryGetActive(root, out var local) && local is IInternalActorRef { Provider: { } provider }
-                    ? await ReplySlot.SendAsync(provider, local, envelope, attempt, cancellationToken).ConfigureAwait(false)
-                    : await regionRef.Ask<EntityReply>(envelope, attempt, cancellationToken).ConfigureAwait(false);
+                return await target.Ask<EntityReply>(envelope, attempt, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is AskTimeoutException or TimeoutException &&
-                                       attempt < total && total - Stopwatch.GetElapsedTime(started) is var left && left > TimeSpan.Zero)
+            catch (AskTimeoutException) when (attempt < total && total - Stopwatch.GetElapsedTime(started) is var left && left > TimeSpan.Zero)
             {
                 // Unanswered: its owner may be gone. Sending it again is safe for this command (IRetrySafeCommand).
                 Interlocked.Increment(ref _retries);
                 attempt = left < attempt ? left : attempt;
             }
-            catch (Exception ex) when (ex is AskTimeoutException or TimeoutException)
+            catch (AskTimeoutException)
             {
                 return EntityReply.Refuse(ErrorCodes.Unavailable,
                     $"Resource {root} did not answer within {total.TotalSeconds:0.###} s " +
