@@ -85,6 +85,8 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         var partitioned = Stopwatch.StartNew();
         await cluster.PartitionAsync([0, 1], [2]);
         var downed = cluster[2].Terminated.ContinueWith(_ => partitioned.Elapsed, TaskScheduler.Default);
+        // A downed node has nothing to hand off: it must send its clients elsewhere at once (connection:closing, or the close).
+        var sentAway = Task.WhenAny(minority.Closing, minority.Closed).ContinueWith(_ => partitioned.Elapsed, TaskScheduler.Default);
 
         // While it is cut off, n3's client writes once more: acknowledged or not, an acknowledged write must survive.
         var during = minority.UpdateAsync(doc, Capture(ydoc, "during-partition;"));
@@ -109,6 +111,10 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         Assert.True(await majority.EditAsync("notes", "after-partition;", Patience), string.Join("; ", majority.VisibleErrors));
         var servedAfter = partitioned.Elapsed;
         var downedAfter = await downed.WaitAsync(Patience);
+        var sentAwayAfter = await sentAway.WaitAsync(Patience);
+        output.WriteLine($"n3's client told to go {sentAwayAfter.TotalSeconds:0.00} s after the cut ({(sentAwayAfter - downedAfter).TotalSeconds:0.00} s after n3's ActorSystem stopped)");
+        Assert.True(sentAwayAfter - downedAfter < TimeSpan.FromSeconds(5),
+            $"the downed node kept its client {(sentAwayAfter - downedAfter).TotalSeconds:0.0} s after its ActorSystem stopped");
         await cluster.WaitUpAsync(2, [0, 1], Patience);
         Assert.False(cluster.IsRunning(2));
         var state = await cluster[0].GetResourceStateAsync(doc);
