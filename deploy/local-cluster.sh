@@ -111,7 +111,6 @@ ensure_packages() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   command -v curl >/dev/null || need+=(curl)
   command -v python3 >/dev/null || need+=(python3)
-  command -v openssl >/dev/null || need+=(openssl)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -196,17 +195,13 @@ start_node() {
   local n=$1 dir; dir="$(node_dir "$n")"
   [ -n "$(node_pid "$n")" ] && return 0
   mkdir -p "$dir/data"
-  # One dev signing key for all nodes: a node keeps its key in its data dir (dev-signing-key.pem), and a dev token
-  # minted by one node behind nginx must be accepted by the others.
-  if [ ! -s "$STATE/dev-signing-key.pem" ]; then
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$STATE/dev-signing-key.pem" 2>/dev/null \
-      || die "openssl could not create the dev signing key"
-  fi
-  cp "$STATE/dev-signing-key.pem" "$dir/data/dev-signing-key.pem"
+  # One dev signing key file for all nodes (Auth:DevSigningKeyFile; the first node to start creates it): a dev token
+  # minted by one node behind nginx is accepted by the others.
   local args=(
     --urls "$(node_url "$n")"
     --Collab:NodeId="n$n"
     --Collab:DataDir="$dir/data"
+    --Auth:DevSigningKeyFile="$STATE/dev-signing-key.pem"
     --Collab:Profile=embedded
     --Collab:ResourcesFile="$ROOT/config/resources.yml"
     --Collab:WidgetDir="$ROOT/src/Widget/dist"

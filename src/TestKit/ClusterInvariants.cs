@@ -85,6 +85,24 @@ public static class ClusterInvariants
             .SelectMany(r => r.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("userId").GetString()!))
             .Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>
+    /// A resource id <c>{prefix}-k</c> whose entity lives on node <paramref name="nodeId"/>: reading each candidate's
+    /// state through <paramref name="via"/> activates it where its shard lives, until one is on that node.
+    /// </summary>
+    public static async Task<string> PlaceOnAsync(ICollabNode via, string prefix, string nodeId, int candidates = 100)
+    {
+        ArgumentNullException.ThrowIfNull(via);
+        for (var k = 0; k < candidates; k++)
+        {
+            var id = $"{prefix}-{k.ToString(CultureInfo.InvariantCulture)}";
+            if ((await via.GetResourceStateAsync(id).ConfigureAwait(false)).GetProperty("ownerNodeId").GetString() == nodeId)
+            {
+                return id;
+            }
+        }
+        throw new InvalidOperationException($"no id {prefix}-k in {candidates} lives on {nodeId}");
+    }
+
     /// <summary>The lock grants of <paramref name="resources"/> in the audit trail of <paramref name="schema"/>, each with its end if audited.</summary>
     public static async Task<IReadOnlyList<AuditedLockGrant>> ReadLockGrantsAsync(string connectionString, string schema, IReadOnlyCollection<string> resources)
     {

@@ -6,17 +6,20 @@ namespace CollabAkka.TestKit;
 /// <summary>
 /// The configuration both TestKit clusters give their nodes (<see cref="CollabTestCluster"/> in this process,
 /// <see cref="CollabClusterProcesses"/> as processes): one PostgreSQL schema, remoting on loopback, every node a seed
-/// (a restarted first node then finds the running cluster instead of forming its own), node ids <c>n1</c>..<c>nN</c>.
+/// (a restarted first node then finds the running cluster instead of forming its own), node ids <c>n1</c>..<c>nN</c>,
+/// one dev signing key file for all (a token minted by any node is good on every node, as behind a load balancer).
 /// </summary>
 internal sealed class CollabClusterLayout
 {
     private readonly IReadOnlyDictionary<string, string?> _shared;
+    private readonly string _keyDirectory;
 
     public CollabClusterLayout(int count, string connectionString, string schema, bool testTransportAdapters = false)
     {
         Slots = Enumerable.Range(0, count)
             .Select(i => new Slot($"n{i + 1}", CollabNodeProcess.FreePort(), CollabNodeProcess.FreePort(), Directory.CreateTempSubdirectory("collab-cluster-").FullName))
             .ToList();
+        _keyDirectory = Directory.CreateTempSubdirectory("collab-cluster-key-").FullName;
         Protocol = new ClusterSettings { TestTransportAdapters = testTransportAdapters }.Protocol;
         var shared = new Dictionary<string, string?>
         {
@@ -24,6 +27,7 @@ internal sealed class CollabClusterLayout
             ["ConnectionStrings:Collab"] = connectionString,
             ["Collab:Postgres:Schema"] = schema,
             ["Collab:Cluster:Hostname"] = "127.0.0.1",
+            ["Auth:DevSigningKeyFile"] = Path.Combine(_keyDirectory, "dev-signing-key.pem"),
         };
         if (testTransportAdapters)
         {
@@ -50,11 +54,11 @@ internal sealed class CollabClusterLayout
 
     public void DeleteDataDirectories()
     {
-        foreach (var slot in Slots)
+        foreach (var directory in Slots.Select(s => s.DataDir).Append(_keyDirectory))
         {
             try
             {
-                Directory.Delete(slot.DataDir, recursive: true);
+                Directory.Delete(directory, recursive: true);
             }
             catch (IOException)
             {

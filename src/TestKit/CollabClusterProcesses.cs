@@ -5,19 +5,24 @@ namespace CollabAkka.TestKit;
 /// <summary>
 /// A cluster of N real node processes on loopback sharing one PostgreSQL schema: each its own Kestrel, ActorSystem
 /// and remoting port, the first one the seed of all. For tests that kill (<c>kill -9</c>), pause (<c>SIGSTOP</c>) and
-/// resume nodes and check what clients on the others see.
+/// resume nodes and check what clients on the others see; started partitionable, also to cut the links between
+/// two sides (<see cref="PartitionAsync"/>: each node blackholes the other side's addresses through Akka.Remote's
+/// throttler, driven over <c>POST /cluster/links</c>).
 /// </summary>
 public sealed class CollabClusterProcesses : IAsyncDisposable
 {
     private readonly List<CollabNodeProcess?> _nodes;
     private readonly CollabClusterLayout _layout;
     private readonly string[] _extraArgs;
+    private readonly ClusterPartition _partition;
 
-    private CollabClusterProcesses(CollabClusterLayout layout, string[] extraArgs)
+    private CollabClusterProcesses(CollabClusterLayout layout, bool partitionable, string[] extraArgs)
     {
         _layout = layout;
         _extraArgs = extraArgs;
         _nodes = [.. layout.Slots.Select(_ => (CollabNodeProcess?)null)];
+        _partition = new ClusterPartition(layout, partitionable, i => _nodes[i] is { HasExited: false }, (at, peer, cut) =>
+            this[at].PostAsOperatorAsync($"/cluster/links?peer={Uri.EscapeDataString(peer.ToString())}&cut={(cut ? "true" : "false")}"));
     }
 
     /// <summary>When set (to anything), disposing keeps the nodes' data directories and their logs.</summary>
@@ -30,9 +35,16 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
 
     public CollabNodeProcess this[int index] => _nodes[index] ?? throw new InvalidOperationException($"Node {index + 1} is not running.");
 
-    public static async Task<CollabClusterProcesses> StartAsync(int count, string connectionString, string schema, params string[] extraArgs)
+    public static Task<CollabClusterProcesses> StartAsync(int count, string connectionString, string schema, params string[] extraArgs) =>
+        StartAsync(count, connectionString, schema, partitionable: false, extraArgs);
+
+    /// <summary>
+    /// With <paramref name="partitionable"/>, every node runs remoting under Akka.Remote's throttler
+    /// (<c>Collab:Cluster:TestTransportAdapters</c>, addresses <c>akka.trttl.tcp</c>) so that <see cref="PartitionAsync"/> can cut links.
+    /// </summary>
+    public static async Task<CollabClusterProcesses> StartAsync(int count, string connectionString, string schema, bool partitionable, params string[] extraArgs)
     {
-        var cluster = new CollabClusterProcesses(new CollabClusterLayout(count, connectionString, schema), extraArgs);
+        var cluster = new CollabClusterProcesses(new CollabClusterLayout(count, connectionString, schema, partitionable), partitionable, extraArgs);
         // The seed first: it forms the cluster; the others join it.
         await cluster.StartNodeAsync(0).ConfigureAwait(false);
         await Task.WhenAll(Enumerable.Range(1, count - 1).Select(cluster.StartNodeAsync)).ConfigureAwait(false);
@@ -46,7 +58,19 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
         var slot = _layout.Slots[index];
         _nodes[index] = await CollabNodeProcess.StartAsync(slot.DataDir, slot.HttpPort,
             [.. _layout.SettingsOf(index).Select(kv => $"--{kv.Key}={kv.Value}"), .. _extraArgs]).ConfigureAwait(false);
+        await _partition.ReapplyAsync(index).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Cuts every link between a node of <paramref name="sideA"/> and one of <paramref name="sideB"/> (both ends
+    /// blackhole each other; TCP stays up). The failure detectors mark the other side unreachable and the split brain
+    /// resolver (keep-majority) downs the minority, whose process then exits. Links stay cut for a restarted node until
+    /// <see cref="HealAsync"/>. Needs a cluster started partitionable.
+    /// </summary>
+    public Task PartitionAsync(int[] sideA, int[] sideB) => _partition.PartitionAsync(sideA, sideB);
+
+    /// <summary>Restores every link <see cref="PartitionAsync"/> cut (a downed node still has to be restarted to rejoin).</summary>
+    public Task HealAsync() => _partition.HealAsync();
 
     /// <summary>Waits until every running node sees <paramref name="members"/> members Up and reachable.</summary>
     public Task WaitUpAsync(int members, TimeSpan? timeout = null) =>

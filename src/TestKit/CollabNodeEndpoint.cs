@@ -15,7 +15,7 @@ public interface ICollabNode
 
     HttpClient Http { get; }
 
-    /// <summary>Mints a dev token through <c>POST /dev/token</c> (each node signs with the key in its own data directory).</summary>
+    /// <summary>Mints a dev token through <c>POST /dev/token</c> (signed with the node's dev key: in a TestKit cluster all nodes share one, so the token is good on every node).</summary>
     Task<string> GetTokenAsync(string userId, string? username = null, string role = "doctor");
 
     /// <summary>Connects a new client as this user and waits for its <c>connected</c> event.</summary>
@@ -29,6 +29,9 @@ public interface ICollabNode
 
     /// <summary>A GET of <paramref name="path"/> with an operator's (admin) dev token; the answer's JSON (fails on a non-success status).</summary>
     Task<JsonElement> GetAsOperatorAsync(string path);
+
+    /// <summary>A POST of <paramref name="path"/> (no body) with an operator's (admin) dev token; the answer's JSON (fails on a non-success status).</summary>
+    Task<JsonElement> PostAsOperatorAsync(string path);
 
     /// <summary><c>GET /cluster/members</c>: this node's view of the membership.</summary>
     Task<JsonElement> GetMembersAsync();
@@ -53,11 +56,15 @@ internal sealed class CollabNodeEndpoint(HttpClient http)
     public async Task<CollabTestClient> ConnectAsync(string userId, string? username, string role) =>
         await CollabTestClient.ConnectAsync(BaseUrl, await GetTokenAsync(userId, username, role).ConfigureAwait(false)).ConfigureAwait(false);
 
-    public async Task<JsonElement> GetAsOperatorAsync(string path)
+    public Task<JsonElement> GetAsOperatorAsync(string path) => SendAsOperatorAsync(HttpMethod.Get, path);
+
+    public Task<JsonElement> PostAsOperatorAsync(string path) => SendAsOperatorAsync(HttpMethod.Post, path);
+
+    private async Task<JsonElement> SendAsOperatorAsync(HttpMethod method, string path)
     {
-        // Each node signs its own dev tokens (with the key in its data directory, kept across restarts).
+        // Minted once per node (its dev key is kept across restarts).
         _operatorToken ??= await GetTokenAsync("operator", "Operator", "admin").ConfigureAwait(false);
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new("Bearer", _operatorToken);
         using var response = await Http.SendAsync(request).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();

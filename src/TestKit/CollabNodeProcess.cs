@@ -138,6 +138,8 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
 
     public Task<JsonElement> GetAsOperatorAsync(string path) => _endpoint.GetAsOperatorAsync(path);
 
+    public Task<JsonElement> PostAsOperatorAsync(string path) => _endpoint.PostAsOperatorAsync(path);
+
     public Task<CollabTestClient> ConnectAsync(string userId, string? username = null, string role = "doctor") => _endpoint.ConnectAsync(userId, username, role);
 
     /// <summary>SIGTERM and wait: the node shuts down cleanly (flushes its audit buffer).</summary>

@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Akka.Remote;
-using Akka.Remote.Transport;
 using CollabAkka.Node.Hosting;
 
 namespace CollabAkka.TestKit;
@@ -53,7 +51,7 @@ public sealed class CollabTestCluster : IAsyncDisposable
     private readonly CollabTestNode?[] _nodes;
     private readonly CollabTestClusterOptions _options;
     private readonly (string ConnectionString, string Schema)? _ownedSchema;
-    private readonly HashSet<(int, int)> _cuts = [];
+    private readonly ClusterPartition _partition;
 
     private CollabTestCluster(CollabClusterLayout layout, CollabTestClusterOptions options, (string, string)? ownedSchema)
     {
@@ -61,6 +59,7 @@ public sealed class CollabTestCluster : IAsyncDisposable
         _options = options;
         _ownedSchema = ownedSchema;
         _nodes = new CollabTestNode?[layout.Slots.Count];
+        _partition = new ClusterPartition(layout, options.Partitionable, IsRunning, (at, peer, cut) => ClusterLinks.SetAsync(_nodes[at]!.ActorSystem, peer, cut));
     }
 
     public int Count => _nodes.Length;
@@ -132,10 +131,7 @@ public sealed class CollabTestCluster : IAsyncDisposable
         var node = await CollabTestNode.StartAsync(new CollabTestNodeOptions { Settings = settings, DataDir = slot.DataDir, HttpPort = slot.HttpPort })
             .ConfigureAwait(false);
         _nodes[index] = node;
-        foreach (var (a, b) in _cuts.Where(c => c.Item1 == index || c.Item2 == index))
-        {
-            await ThrottleAsync(node, a == index ? b : a, Blackhole.Instance).ConfigureAwait(false);
-        }
+        await _partition.ReapplyAsync(index).ConfigureAwait(false);
     }
 
     /// <summary>Graceful stop of node <paramref name="index"/>, as on SIGTERM: leave the cluster, hand shards off, close connections.</summary>
@@ -159,62 +155,10 @@ public sealed class CollabTestCluster : IAsyncDisposable
     /// traffic are dropped, TCP stays up). The failure detectors then mark the other side unreachable and the split brain
     /// resolver (keep-majority) downs the minority, which stops by itself. Needs <see cref="CollabTestClusterOptions.Partitionable"/>.
     /// </summary>
-    public async Task PartitionAsync(int[] sideA, int[] sideB)
-    {
-        ArgumentNullException.ThrowIfNull(sideA);
-        ArgumentNullException.ThrowIfNull(sideB);
-        RequirePartitionable();
-        if (sideA.Intersect(sideB).Any())
-        {
-            throw new ArgumentException("A node cannot be on both sides of a partition.", nameof(sideB));
-        }
-        foreach (var a in sideA)
-        {
-            foreach (var b in sideB)
-            {
-                _cuts.Add((a, b));
-                await ThrottleIfRunningAsync(a, b, Blackhole.Instance).ConfigureAwait(false);
-                await ThrottleIfRunningAsync(b, a, Blackhole.Instance).ConfigureAwait(false);
-            }
-        }
-    }
+    public Task PartitionAsync(int[] sideA, int[] sideB) => _partition.PartitionAsync(sideA, sideB);
 
     /// <summary>Restores every link <see cref="PartitionAsync"/> cut (a downed node still has to be restarted to rejoin).</summary>
-    public async Task HealAsync()
-    {
-        RequirePartitionable();
-        foreach (var (a, b) in _cuts)
-        {
-            await ThrottleIfRunningAsync(a, b, Unthrottled.Instance).ConfigureAwait(false);
-            await ThrottleIfRunningAsync(b, a, Unthrottled.Instance).ConfigureAwait(false);
-        }
-        _cuts.Clear();
-    }
-
-    private void RequirePartitionable()
-    {
-        if (!_options.Partitionable)
-        {
-            throw new InvalidOperationException(
-                $"Partitions need the throttler under remoting: start the cluster with {nameof(CollabTestClusterOptions)}.{nameof(CollabTestClusterOptions.Partitionable)} = true.");
-        }
-    }
-
-    private Task ThrottleIfRunningAsync(int at, int toward, ThrottleMode mode) =>
-        IsRunning(at) ? ThrottleAsync(_nodes[at]!, toward, mode) : Task.CompletedTask;
-
-    private async Task ThrottleAsync(CollabTestNode at, int toward, ThrottleMode mode)
-    {
-        var slot = _layout.Slots[toward];
-        var address = new Address(_layout.Protocol, AkkaHosting.SystemName, "127.0.0.1", slot.RemotingPort);
-        // RARP.For is internal in Akka.NET 1.5; the provider behind it is public.
-        var provider = (IRemoteActorRefProvider)((ExtendedActorSystem)at.ActorSystem).Provider;
-        var transport = provider.Transport;
-        if (!await transport.ManagementCommand(new SetThrottle(address, ThrottleTransportAdapter.Direction.Both, mode)).ConfigureAwait(false))
-        {
-            throw new InvalidOperationException($"The throttler of {at.BaseUrl} did not accept {mode} toward {address}.");
-        }
-    }
+    public Task HealAsync() => _partition.HealAsync();
 
     /// <summary>Stops every node (gracefully), deletes their data directories and drops the schema if the cluster created it.</summary>
     public async ValueTask DisposeAsync()

@@ -134,6 +134,8 @@ public sealed class CollabTestNode : ICollabNode, IAsyncDisposable
 
     public Task<JsonElement> GetAsOperatorAsync(string path) => _endpoint.GetAsOperatorAsync(path);
 
+    public Task<JsonElement> PostAsOperatorAsync(string path) => _endpoint.PostAsOperatorAsync(path);
+
     /// <summary>Waits until every audit event recorded so far is in the store.</summary>
     public Task FlushAuditAsync() => Services.GetRequiredService<IAuditSink>().FlushAsync();
 

@@ -542,18 +542,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
     }
 
     /// <summary>A resource id (prefix-k) whose entity lives on <paramref name="target"/> (reading its state activates it there).</summary>
-    public async Task<string> PlaceAsync(string prefix, int target)
-    {
-        for (var k = 0; k < 60; k++)
-        {
-            var id = $"{prefix}-{k}";
-            if ((await LiveNode().GetResourceStateAsync(id)).GetProperty("ownerNodeId").GetString() == $"n{target + 1}")
-            {
-                return id;
-            }
-        }
-        throw new InvalidOperationException($"no id {prefix}-k in 60 lives on n{target + 1}");
-    }
+    public Task<string> PlaceAsync(string prefix, int target) => ClusterInvariants.PlaceOnAsync(LiveNode(), prefix, $"n{target + 1}", candidates: 60);
 
     /// <summary>Until both other nodes no longer see <paramref name="target"/> Up (the split brain resolver downed it).</summary>
     private async Task WaitDownedAsync(int target)

@@ -71,7 +71,7 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         await using var cluster = await CollabTestCluster.StartAsync(3, new CollabTestClusterOptions { Partitionable = true });
 
         // A single-editor document whose entity lives on n3, its lock held by a client of n3 with one acknowledged edit.
-        var doc = await PlaceOnAsync(cluster, "prescription:inproc-part-" + Guid.NewGuid().ToString("N")[..6], "n3");
+        var doc = await ClusterInvariants.PlaceOnAsync(cluster[0], "prescription:inproc-part-" + Guid.NewGuid().ToString("N")[..6], "n3");
         await using var minority = await cluster[2].ConnectAsync("writer", "Dr. Writer");
         var joined = await minority.JoinAsync(doc, "editor");
         Assert.True(joined.Success && joined.Data.GetProperty("mode").GetString() == "editor", $"{joined.Error?.Message} {joined.Data}");
@@ -181,20 +181,6 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         new CollabAkka.Node.Hosting.ClusterSettings { TestTransportAdapters = true, SeedNodes = ["akka.trttl.tcp://collab@127.0.0.1:4053"] }.Validate();
         Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
             new CollabAkka.Node.Hosting.ClusterSettings { SeedNodes = ["akka.trttl.tcp://collab@127.0.0.1:4053"] }.Validate);
-    }
-
-    /// <summary>A resource id (prefix-k) whose entity lives on <paramref name="nodeId"/> (reading its state activates it there).</summary>
-    private static async Task<string> PlaceOnAsync(CollabTestCluster cluster, string prefix, string nodeId)
-    {
-        for (var k = 0; k < 100; k++)
-        {
-            var id = $"{prefix}-{k}";
-            if ((await cluster[0].GetResourceStateAsync(id)).GetProperty("ownerNodeId").GetString() == nodeId)
-            {
-                return id;
-            }
-        }
-        throw new InvalidOperationException($"no id {prefix}-k in 100 lives on {nodeId}");
     }
 
     private static bool IsPending(HubResponse answer) => ChaosRun.IsPending(answer);

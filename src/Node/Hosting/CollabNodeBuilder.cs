@@ -231,6 +231,7 @@ public static partial class CollabNodeBuilder
         app.UseAuthorization();
         app.MapCollab(devTokensEnabled);
         app.MapCluster();
+        app.MapClusterLinks(clusterSettings);
         app.MapBootstrapSeedNodes();
         SessionRevocationReplication.MapSessionRevocation(app);
         ResourceTypeReload.MapResourceTypeReload(app);

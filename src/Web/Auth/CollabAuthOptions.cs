@@ -18,6 +18,12 @@ public sealed class CollabAuthOptions
     /// <summary>Serve <c>POST /dev/token</c>. Null means: true in the embedded profile, false otherwise.</summary>
     public bool? DevTokens { get; set; }
 
+    /// <summary>
+    /// The dev tokens' RSA key (PEM, created if missing). Null: <c>dev-signing-key.pem</c> in the data directory. Give
+    /// every node of a dev cluster the same file and a token from any node is good on all of them.
+    /// </summary>
+    public string? DevSigningKeyFile { get; set; }
+
     /// <summary>Lifetime of tokens minted by <c>/dev/token</c>.</summary>
     public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromHours(8);
 

@@ -6,8 +6,9 @@ using Microsoft.IdentityModel.Tokens;
 namespace CollabAkka.Web.Auth;
 
 /// <summary>
-/// Mints RS256 tokens for development and the demo. The key is kept in the data directory so tokens
-/// survive a node restart; it is accepted only when dev tokens are enabled.
+/// Mints RS256 tokens for development and the demo. The key is kept in a file (the data directory's
+/// <see cref="KeyFileName"/>, or <see cref="CollabAuthOptions.DevSigningKeyFile"/>, which the nodes of a dev cluster
+/// share) so tokens survive a node restart; it is accepted only when dev tokens are enabled.
 /// </summary>
 public sealed class DevTokenIssuer
 {
@@ -22,22 +23,48 @@ public sealed class DevTokenIssuer
         _options = options;
         _time = time;
         var rsa = RSA.Create();
-        var path = Path.Combine(dataDir, KeyFileName);
-        if (File.Exists(path))
-        {
-            rsa.ImportFromPem(File.ReadAllText(path));
-        }
-        else
-        {
-            rsa.KeySize = 2048;
-            Directory.CreateDirectory(dataDir);
-            File.WriteAllText(path, rsa.ExportRSAPrivateKeyPem());
-        }
+        rsa.ImportFromPem(LoadOrCreateKey(options.DevSigningKeyFile ?? Path.Combine(dataDir, KeyFileName)));
         Key = new RsaSecurityKey(rsa) { KeyId = "collab-dev" };
         _credentials = new SigningCredentials(Key, SecurityAlgorithms.RsaSha256);
     }
 
     public RsaSecurityKey Key { get; }
+
+    /// <summary>
+    /// The key file's PEM; a new key when there is none. Nodes sharing the file may start at once: the new key is
+    /// written aside and moved into place only if the file still does not exist, so all of them end up with one key.
+    /// The file is readable by its owner only.
+    /// </summary>
+    private static string LoadOrCreateKey(string path)
+    {
+        if (File.Exists(path))
+        {
+            return File.ReadAllText(path);
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var rsa = RSA.Create(2048);
+        var pem = rsa.ExportRSAPrivateKeyPem();
+        var aside = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        var write = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            write.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var file = new StreamWriter(aside, System.Text.Encoding.ASCII, write))
+        {
+            file.Write(pem);
+        }
+        try
+        {
+            File.Move(aside, path, overwrite: false);
+            return pem;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(aside); // another node created it first: use that one
+            return File.ReadAllText(path);
+        }
+    }
 
     public (string Token, DateTimeOffset ExpiresAt) Issue(string userId, string username, string role)
     {
