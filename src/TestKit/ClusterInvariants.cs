@@ -95,7 +95,8 @@ public static class ClusterInvariants
         for (var k = 0; k < candidates; k++)
         {
             var id = $"{prefix}-{k.ToString(CultureInfo.InvariantCulture)}";
-            if ((await via.GetResourceStateAsync(id).ConfigureAwait(false)).GetProperty("ownerNodeId").GetString() == nodeId)
+            var state = await WhileUnavailableAsync(() => via.GetResourceStateAsync(id), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            if (state.GetProperty("ownerNodeId").GetString() == nodeId)
             {
                 return id;
             }
@@ -222,7 +223,7 @@ public static class ClusterInvariants
     public static async Task<string> AssertAcknowledgedContentAsync(ICollabNode node, string connectionString, string schema, string resource,
         IEnumerable<string> acknowledged, string field = "notes")
     {
-        var live = await node.GetContentAsync(resource).ConfigureAwait(false);
+        var live = await WhileUnavailableAsync(() => node.GetContentAsync(resource), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         var revision = live.GetProperty("revision").GetInt64();
         var text = TextOf(live, field);
         var newest = await NewestStoredRevisionAsync(connectionString, schema, resource).ConfigureAwait(false);
@@ -253,6 +254,27 @@ public static class ClusterInvariants
                                                   string.Join("; ", missing.Take(10)));
         }
         return text;
+    }
+
+    /// <summary>
+    /// <paramref name="read"/>, again while it answers 503 (<c>UNAVAILABLE</c>: the entity is being handed off, e.g. a
+    /// rebalance toward a node that just rejoined), as an operator would, until <paramref name="timeout"/> has passed.
+    /// </summary>
+    public static async Task<JsonElement> WhileUnavailableAsync(Func<Task<JsonElement>> read, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                return await read().ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < until)
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary><c>GET /api/resources/{id}/content?revision=r</c> as an operator: that revision rebuilt from the store.</summary>

@@ -67,8 +67,13 @@ internal sealed class CollabNodeEndpoint(HttpClient http)
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new("Bearer", _operatorToken);
         using var response = await Http.SendAsync(request).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        return JsonDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false)).RootElement.Clone();
+        var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            // The status for callers that branch on it; the problem document (its code) for whoever reads the failure.
+            throw new HttpRequestException($"{method} {path} on {BaseUrl}: {(int)response.StatusCode} {body}", null, response.StatusCode);
+        }
+        return JsonDocument.Parse(body).RootElement.Clone();
     }
 
     public Task<JsonElement> GetMembersAsync() => Http.GetFromJsonAsync<JsonElement>("/cluster/members");

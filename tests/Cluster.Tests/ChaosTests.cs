@@ -354,7 +354,8 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         var owners = new List<string>();
         foreach (var doc in docs)
         {
-            owners.Add((await LiveNode().GetResourceStateAsync(doc)).GetProperty("ownerNodeId").GetString()!);
+            owners.Add((await ClusterInvariants.WhileUnavailableAsync(() => LiveNode().GetResourceStateAsync(doc), TimeSpan.FromSeconds(30)))
+                .GetProperty("ownerNodeId").GetString()!);
         }
         Faulted = target;
         var faultAt = DateTimeOffset.UtcNow;

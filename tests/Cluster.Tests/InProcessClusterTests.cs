@@ -42,6 +42,10 @@ public sealed class InProcessClusterTests(ITestOutputHelper output)
         }
         await ClusterInvariants.AssertPresenceAsync(cluster.Running, root, ["alice", "bob", "carol"], Patience);
 
+        // One dev signing key for the cluster: a token minted by n1 is good on n3, as behind a load balancer.
+        await using var roaming = await CollabTestClient.ConnectAsync(cluster[2].BaseUrl, await cluster[0].GetTokenAsync("roaming"));
+        Assert.Equal("roaming", roaming.UserId);
+
         // A lock taken through n1 is refused through n3.
         var locked = Id("document:inproc-lock-") + "/tab:a";
         await using var holder = await cluster[0].ConnectAsync("holder", "Dr. Holder");
