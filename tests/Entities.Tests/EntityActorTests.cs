@@ -362,6 +362,27 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
         await _h.WaitStoppedAsync(root);
     }
 
+    [Fact]
+    public async Task AReleaseIsAuditedAtTheTimeTheEntityEndedTheLockNotWhenItsStoreWriteReturned()
+    {
+        // A node stalled in the middle of the delete (SIGSTOP, a long GC) must not audit the end later than it
+        // happened: by then a new owner may have granted the lock again (seen in the 100-round chaos run).
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _h.Locks.DeleteGate = gate;
+        var decidedAt = _h.Clock.GetUtcNow();
+        var releasing = _h.AskAsync(Tab(root), new ReleaseLock(Tab(root), editor));
+        await _h.Locks.DeleteStarted;
+        _h.Clock.Advance(TimeSpan.FromSeconds(5));
+        gate.SetResult();
+        Assert.True((await releasing).Success);
+
+        var released = Assert.Single(((RecordingAudit)_h.Runtime.Audit).Snapshot(), a => a.EventType == "LOCK_RELEASED" && a.ResourceId == Tab(root).Value);
+        Assert.Equal(decidedAt, released.Timestamp);
+    }
+
     private static byte[] TextUpdate(string text)
     {
         var doc = new Yjs.YDoc();

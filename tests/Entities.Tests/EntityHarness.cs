@@ -176,8 +176,22 @@ public sealed class GatedLockStore(ILockStore inner) : ILockStore
 
     public Task<StoreWrite> SaveAsync(LockRecord record, long epoch, CancellationToken cancellationToken) => inner.SaveAsync(record, epoch, cancellationToken);
 
-    public Task<StoreWrite> DeleteAsync(string resourceId, string lockId, long epoch, CancellationToken cancellationToken) =>
-        inner.DeleteAsync(resourceId, lockId, epoch, cancellationToken);
+    /// <summary>When set, deletes wait for it (after <see cref="DeleteStarted"/>).</summary>
+    public TaskCompletionSource? DeleteGate { get; set; }
+
+    private readonly TaskCompletionSource _deleteStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task DeleteStarted => _deleteStarted.Task;
+
+    public async Task<StoreWrite> DeleteAsync(string resourceId, string lockId, long epoch, CancellationToken cancellationToken)
+    {
+        _deleteStarted.TrySetResult();
+        if (DeleteGate is { } gate)
+        {
+            await gate.Task;
+        }
+        return await inner.DeleteAsync(resourceId, lockId, epoch, cancellationToken);
+    }
 }
 
 /// <summary>A document store whose appends can be held until a test opens the gate, around the real one.</summary>
@@ -264,6 +278,14 @@ public sealed class RecordingAudit : IAuditSink
         lock (_events)
         {
             _events.Add(auditEvent);
+        }
+    }
+
+    public IReadOnlyList<AuditEvent> Snapshot()
+    {
+        lock (_events)
+        {
+            return [.. _events];
         }
     }
 

@@ -337,6 +337,9 @@ internal sealed partial class ResourceEntity
     private async Task EndLockAsync(ResourceRoom room, EditorLock lk, string eventName, string reason, MemberInfo? by, string? comment,
         string correlationId, bool bestEffort = false)
     {
+        // The lock ends now, when the entity decides it: a node stalled during the delete (SIGSTOP, a long pause) would
+        // otherwise audit the end later than it took effect, possibly after a new owner granted the lock again.
+        var endedAt = Now;
         try
         {
             if (!Written(await _runtime.Locks.DeleteAsync(room.Id.Value, lk.LockId, Epoch, CancellationToken.None).ConfigureAwait(false)))
@@ -382,7 +385,7 @@ internal sealed partial class ResourceEntity
                 "expired" => "LOCK_EXPIRED",
                 _ => "LOCK_RELEASED",
             },
-            Timestamp = Now,
+            Timestamp = endedAt,
             UserId = by?.UserId ?? lk.UserId,
             Username = by?.Username ?? lk.Username,
             Role = by?.Role ?? lk.Role,

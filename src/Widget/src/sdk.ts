@@ -493,6 +493,11 @@ export class CollabInstance {
       if (e.code === 'PERMISSION_DENIED' || e.code === 'UNAUTHORIZED' || e.code === 'MAX_VIEWERS_REACHED') {
         this._ui?.toast(e.message, 'error');
       }
+      // Refused for good (no access any more): nothing typed here would be saved, so the fields are read-only.
+      if (e.code === 'PERMISSION_DENIED' && !p.shouldConnect) {
+        this._lastMode = 'viewer';
+        this._refresh();
+      }
     });
   }
 

@@ -6,7 +6,7 @@ import type { CollabProvider, PresenceUser } from './provider/provider';
 import type { AvatarView, FieldState, FieldView, PanelUser } from './ui';
 import { colorFor, hhmm } from './util';
 
-export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'destroyed';
+export type InstanceStatus = 'connecting' | 'syncing' | 'connected' | 'offline' | 'denied' | 'destroyed';
 
 /** The hand-over requests' state, when their chunk is on (init option lockRequests). */
 export interface HandoverView {
@@ -62,6 +62,8 @@ export function fieldState(p: CollabProvider, offline: boolean, editable: boolea
 }
 
 export function statusOf(p: CollabProvider, offline: boolean): InstanceStatus {
+  // Refused for good (access removed, or never given): not coming back by itself.
+  if (!p.shouldConnect && p.lastError?.code === 'PERMISSION_DENIED') return 'denied';
   if (offline) return 'offline';
   if (p.wsconnected && p.synced) return 'connected';
   return p.wsconnected ? 'syncing' : 'connecting';
@@ -73,6 +75,8 @@ export function statusLine(status: InstanceStatus, unsent: boolean, everJoined: 
       return ['offline', 'Offline', unsent ? 'edits kept on this device' : 'reconnecting…'];
     case 'connected':
       return ['connected', 'Connected', unsent ? 'Saving…' : 'Synced'];
+    case 'denied':
+      return ['offline', 'No access', 'not saved'];
     case 'syncing':
       return ['syncing', 'Connected', 'Syncing…'];
     default:

@@ -226,6 +226,15 @@ export abstract class ProviderConnection extends Emitter {
     connection.on('resource:updated', (b: ApiBroadcast) => {
       if (this._mine(b)) this.emit('resource-updated', [b.payload]);
     });
+    // A reload of resources.yml took our canView away: the server removed this connection from the resource (a
+    // user:left about our own session). Joining again would be refused: say so once and stop.
+    connection.on('user:left', (b: ApiBroadcast<{ user?: { sessionId?: string }; reason?: string }>) => {
+      if (this._connection !== connection || !this._mine(b) || b.payload?.reason !== 'permission_revoked') return;
+      if (!this.session || b.payload.user?.sessionId !== this.session.sessionId) return;
+      this.shouldConnect = false;
+      this._error(ErrorCodes.PermissionDenied, 'Your access to this record was removed; changes here are no longer saved.');
+      void this._drop('permission_revoked');
+    });
     this._wire(connection);
     connection.onclose((err) => {
       if (this._connection === connection) void this._drop(err ? 'closed' : 'stopped');
