@@ -325,6 +325,21 @@ public sealed class HardeningTests
         Directory.Delete(dataDir, recursive: true);
     }
 
+    [Fact]
+    public async Task TheTestTransportAdapterAndItsLinksEndpointRefuseToStartOutsideTheEmbeddedProfile()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("collab-trttl-").FullName;
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var key = Path.Combine(dataDir, "idp.pem");
+        await File.WriteAllTextAsync(key, rsa.ExportSubjectPublicKeyInfoPem());
+        using var process = StartNode(dataDir, $"http://127.0.0.1:{FreePort()}", $"--Auth:PublicKeyFile={key}", "--Collab:Cluster:TestTransportAdapters=true");
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("TestTransportAdapters is for test clusters", stderr, StringComparison.Ordinal);
+        Directory.Delete(dataDir, recursive: true);
+    }
+
     private static Process StartNode(string dataDir, string url, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };

@@ -145,6 +145,12 @@ public static partial class CollabNodeBuilder
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
                 ["Collab:Cluster:TestTransportAdapters and Collab:Bootstrap:Enabled exclude each other: a test cluster lists its seed nodes."]);
         }
+        if (clusterSettings.TestTransportAdapters && !embedded)
+        {
+            // It also maps POST /cluster/links, which cuts the node's cluster links: never on a production node.
+            throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
+                ["Collab:Cluster:TestTransportAdapters is for test clusters: it needs Collab:Profile=embedded."]);
+        }
         services.AddCollabAkka(clusterSettings, entityOptions, nodeId, bootstrap);
 
         // Sessions and the hub.
