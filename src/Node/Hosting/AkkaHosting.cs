@@ -61,6 +61,15 @@ public sealed class ClusterSettings
     /// <summary>How long after a member is removed its shards are handed to others (library: off, i.e. stable-after again).</summary>
     public TimeSpan DownRemovalMargin { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long the coordinator waits for one shard's rebalance (library 60 s). While a shard is rebalancing the
+    /// coordinator does not say where it lives, so every message for its entities waits; when the node it was moving
+    /// from or to dies mid-rebalance, only this timeout ends the wait (seen in the chaos run: a shard unavailable for
+    /// over 30 s after a node was paused during a rebalance toward it). An entity that has not stopped on its hand-off
+    /// message after (this - 5 s, at least 1 s) is stopped; its unacknowledged edits are re-sent by their clients.
+    /// </summary>
+    public TimeSpan ShardHandOffTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Shards one rebalance round may move (library default moves one per round, 10 s apart).</summary>
     public int RebalanceAbsoluteLimit { get; set; } = 20;
 
@@ -79,13 +88,13 @@ public sealed class ClusterSettings
         if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 || HeartbeatInterval <= TimeSpan.Zero ||
             AcceptableHeartbeatPause < HeartbeatInterval || StableAfter <= TimeSpan.Zero || DownRemovalMargin < TimeSpan.Zero || RebalanceAbsoluteLimit < 1 ||
             LeaderActionsInterval <= TimeSpan.Zero || GossipInterval <= TimeSpan.Zero || UnreachableReaperInterval <= TimeSpan.Zero || ShardingRetryInterval <= TimeSpan.Zero ||
-            SeedNodes.Any(s => !s.StartsWith($"{Protocol}://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
+            ShardHandOffTimeout < TimeSpan.FromSeconds(1) || SeedNodes.Any(s => !s.StartsWith($"{Protocol}://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
         {
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
                 [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like {Protocol}://{AkkaHosting.SystemName}@host:port " +
                  "(akka.trttl.tcp exactly when TestTransportAdapters is on), " +
                  "AcceptableHeartbeatPause >= HeartbeatInterval > 0, StableAfter, GossipInterval, LeaderActionsInterval, UnreachableReaperInterval and " +
-                 "ShardingRetryInterval > 0, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
+                 "ShardingRetryInterval > 0, ShardHandOffTimeout >= 1 s, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
         }
     }
 }
@@ -200,6 +209,7 @@ public static class AkkaHosting
         $"akka.cluster.gossip-interval = {Ms(c.GossipInterval)}",
         $"akka.cluster.unreachable-nodes-reaper-interval = {Ms(c.UnreachableReaperInterval)}",
         $"akka.cluster.sharding.retry-interval = {Ms(c.ShardingRetryInterval)}",
+        $"akka.cluster.sharding.handoff-timeout = {Ms(c.ShardHandOffTimeout)}",
         $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {c.RebalanceAbsoluteLimit}");
 
     private static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
