@@ -16,8 +16,9 @@ internal sealed class CollabClusterLayout
 
     public CollabClusterLayout(int count, string connectionString, string schema, bool testTransportAdapters = false)
     {
+        var ports = CollabNodeProcess.FreePorts(2 * count); // distinct: HTTP and remoting of every node
         Slots = Enumerable.Range(0, count)
-            .Select(i => new Slot($"n{i + 1}", CollabNodeProcess.FreePort(), CollabNodeProcess.FreePort(), Directory.CreateTempSubdirectory("collab-cluster-").FullName))
+            .Select(i => new Slot($"n{i + 1}", ports[2 * i], ports[(2 * i) + 1], Directory.CreateTempSubdirectory("collab-cluster-").FullName))
             .ToList();
         _keyDirectory = Directory.CreateTempSubdirectory("collab-cluster-key-").FullName;
         Protocol = new ClusterSettings { TestTransportAdapters = testTransportAdapters }.Protocol;

@@ -45,10 +45,18 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
     public static async Task<CollabClusterProcesses> StartAsync(int count, string connectionString, string schema, bool partitionable, params string[] extraArgs)
     {
         var cluster = new CollabClusterProcesses(new CollabClusterLayout(count, connectionString, schema, partitionable), partitionable, extraArgs);
-        // The seed first: it forms the cluster; the others join it.
-        await cluster.StartNodeAsync(0).ConfigureAwait(false);
-        await Task.WhenAll(Enumerable.Range(1, count - 1).Select(cluster.StartNodeAsync)).ConfigureAwait(false);
-        await cluster.WaitUpAsync(count).ConfigureAwait(false);
+        try
+        {
+            // The seed first: it forms the cluster; the others join it.
+            await cluster.StartNodeAsync(0).ConfigureAwait(false);
+            await Task.WhenAll(Enumerable.Range(1, count - 1).Select(cluster.StartNodeAsync)).ConfigureAwait(false);
+            await cluster.WaitUpAsync(count).ConfigureAwait(false);
+        }
+        catch
+        {
+            await cluster.DisposeAsync().ConfigureAwait(false); // no node process outlives a failed start
+            throw;
+        }
         return cluster;
     }
 
@@ -72,9 +80,9 @@ public sealed class CollabClusterProcesses : IAsyncDisposable
     /// <summary>Restores every link <see cref="PartitionAsync"/> cut (a downed node still has to be restarted to rejoin).</summary>
     public Task HealAsync() => _partition.HealAsync();
 
-    /// <summary>Waits until every running node sees <paramref name="members"/> members Up and reachable.</summary>
+    /// <summary>Waits until every running node (not one that exited, e.g. downed) sees <paramref name="members"/> members Up and reachable.</summary>
     public Task WaitUpAsync(int members, TimeSpan? timeout = null) =>
-        ClusterInvariants.WaitMembersUpAsync(_nodes.OfType<ICollabNode>(), members, timeout ?? TimeSpan.FromSeconds(90));
+        ClusterInvariants.WaitMembersUpAsync(_nodes.Where(n => n is { HasExited: false }).Cast<ICollabNode>(), members, timeout ?? TimeSpan.FromSeconds(90));
 
     public async Task KillAsync(int index)
     {

@@ -173,10 +173,32 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
     }
 
     /// <summary>A free TCP port on loopback (for HTTP and Akka remoting).</summary>
-    public static int FreePort()
+    public static int FreePort() => FreePorts(1)[0];
+
+    /// <summary>
+    /// <paramref name="count"/> distinct free loopback ports: all are held open until every one is chosen, because one
+    /// released at a time the kernel may hand the same port out twice (seen in CI: two nodes of one cluster given one
+    /// remoting port, both bound it, and the cluster never formed).
+    /// </summary>
+    public static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = new List<TcpListener>(count);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+                listener.Start();
+                listeners.Add(listener);
+            }
+            return [.. listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener.Dispose();
+            }
+        }
     }
 }

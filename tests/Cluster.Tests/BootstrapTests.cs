@@ -16,8 +16,9 @@ public sealed class BootstrapTests
     {
         var cs = await PostgresTestServer.SharedConnectionStringAsync();
         var schema = PostgresTestServer.CreateSchemaName("bootstrap");
+        var ports = CollabNodeProcess.FreePorts(6); // distinct, HTTP and remoting of each node
         var slots = Enumerable.Range(0, 3)
-            .Select(_ => (Http: CollabNodeProcess.FreePort(), Remoting: CollabNodeProcess.FreePort(), Dir: Directory.CreateTempSubdirectory("collab-bootstrap-").FullName))
+            .Select(i => (Http: ports[2 * i], Remoting: ports[(2 * i) + 1], Dir: Directory.CreateTempSubdirectory("collab-bootstrap-").FullName))
             .ToList();
         string[] Args(int i) =>
         [

@@ -52,7 +52,7 @@ public sealed class ProcessPartitionTests(ITestOutputHelper output)
             var sentAway = Task.WhenAny(minority.Closing, minority.Closed);
 
             // The majority removes n3 and serves the document: the same user, through n1, gets the lock back and writes.
-            await cluster.WaitUpAsync(2, Patience);
+            await ClusterInvariants.WaitMembersUpAsync([cluster[0], cluster[1]], 2, Patience); // n3 is on its way out
             var removedAfter = clock.Elapsed;
             SimulatedEditor? majority = null;
             while (majority is null)
