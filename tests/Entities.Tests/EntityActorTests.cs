@@ -383,6 +383,38 @@ public sealed class EntityActorTests() : Akka.TestKit.Xunit2.TestKit(EntityHarne
         Assert.Equal(decidedAt, released.Timestamp);
     }
 
+    [Fact]
+    public async Task AnEditThatWouldTakeTheDocumentPastItsLimitIsRefusedAndChangesNothingWhileARepeatedUpdateIsStillAcknowledged()
+    {
+        // A document must fit in one message between nodes (Collab:Cluster:MaximumFrameSize), so it has a size limit.
+        _h.Runtime.DocumentOptions.MaxDocumentBytes = 4096;
+        var root = NewRoot();
+        var editor = EntityHarness.Member("c1");
+        Assert.True((await _h.AskAsync(Tab(root), new JoinResource(Tab(root), editor, JoinMode.Editor))).Success);
+        var first = TextUpdate(new string('a', 3000));
+        var accepted = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, first));
+        Assert.True(accepted.Success, accepted.Error?.Message);
+
+        var tooLarge = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, TextUpdate(new string('b', 2000))));
+        var saved = await _h.AskAsync(Tab(root), new SetDocumentField(Tab(root), editor, "body", new RawJson("\"" + new string('c', 2000) + "\""), 1));
+
+        Assert.Equal(ErrorCodes.PayloadTooLarge, tooLarge.Error?.Code);
+        Assert.Contains("Collab:Documents:MaxDocumentBytes", tooLarge.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCodes.PayloadTooLarge, saved.Error?.Code);
+        var content = (DocumentContent)(await _h.AskAsync(Tab(root), new GetDocumentContent(Tab(root)))).Data!;
+        Assert.Equal(1, content.Revision);
+        Assert.Equal(new string('a', 3000), System.Text.Json.JsonDocument.Parse(content.Content.Json).RootElement.GetProperty("body").GetString());
+
+        // A client re-sending what was applied (a resync after a reconnect) adds nothing, so it is not refused.
+        var again = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, first));
+        Assert.True(again.Success, again.Error?.Message);
+        Assert.True(((DuplicateUpdateResult)again.Data!).Duplicate);
+        // What still fits is accepted.
+        var small = await _h.AskAsync(Tab(root), new ApplyDocumentUpdate(Tab(root), editor, TextUpdate("ok")));
+        Assert.True(small.Success, small.Error?.Message);
+        Assert.Equal(2, small.NewRevision);
+    }
+
     private static byte[] TextUpdate(string text)
     {
         var doc = new Yjs.YDoc();

@@ -340,6 +340,19 @@ public sealed class HardeningTests
         Directory.Delete(dataDir, recursive: true);
     }
 
+    [Fact]
+    public async Task ANodeRefusesToStartWhenItsLargestDocumentCouldNotCrossToAnotherNode()
+    {
+        // Remoting drops a message larger than its frame with only a log line; the node must not start that way.
+        var dataDir = Directory.CreateTempSubdirectory("collab-frame-").FullName;
+        using var process = StartNode(dataDir, $"http://127.0.0.1:{FreePort()}", "--Collab:Cluster:MaximumFrameSize=128000");
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("Collab:Cluster:MaximumFrameSize (128000 bytes) must be at least", stderr, StringComparison.Ordinal);
+        Directory.Delete(dataDir, recursive: true);
+    }
+
     private static Process StartNode(string dataDir, string url, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };

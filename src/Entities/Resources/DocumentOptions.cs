@@ -8,6 +8,15 @@ public sealed class DocumentOptions
     /// <summary>Largest accepted Y.js update (decoded bytes); larger ones get PAYLOAD_TOO_LARGE.</summary>
     public int MaxUpdateBytes { get; set; } = DefaultMaxUpdateBytes;
 
+    public const int DefaultMaxDocumentBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Largest document (its merged Y.js state, encoded): an edit that would take it past this gets PAYLOAD_TOO_LARGE and
+    /// changes nothing. A document must fit in one message between nodes (<c>Collab:Cluster:MaximumFrameSize</c>), or
+    /// the nodes that do not own it could no longer sync or read it.
+    /// </summary>
+    public int MaxDocumentBytes { get; set; } = DefaultMaxDocumentBytes;
+
     /// <summary>Largest accepted awareness update (decoded bytes).</summary>
     public int MaxAwarenessBytes { get; set; } = 32 * 1024;
 
@@ -37,4 +46,20 @@ public sealed class DocumentOptions
 
     /// <summary>Most updates written in one store transaction.</summary>
     public int MaxCommitBatch { get; set; } = 500;
+
+    /// <summary>The largest payload one message between nodes carries: a whole document or an awareness snapshot.</summary>
+    public int LargestPayloadBytes => Math.Max(Math.Max(MaxDocumentBytes, MaxUpdateBytes), MaxAwarenessSnapshotBytes);
+
+    /// <summary>The size limits' own consistency; the node refuses to start when one fails.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (MaxUpdateBytes < 1 || MaxAwarenessBytes < 1 || MaxAwarenessStateBytes < 1 || MaxAwarenessSnapshotBytes < 1)
+        {
+            yield return "Collab:Documents: MaxUpdateBytes, MaxAwarenessBytes, MaxAwarenessStateBytes and MaxAwarenessSnapshotBytes must be > 0.";
+        }
+        if (MaxDocumentBytes < MaxUpdateBytes)
+        {
+            yield return $"Collab:Documents:MaxDocumentBytes ({MaxDocumentBytes}) must be at least MaxUpdateBytes ({MaxUpdateBytes}): one update must fit in a document.";
+        }
+    }
 }

@@ -22,6 +22,15 @@ internal sealed partial class ResourceEntity
         public YDoc Doc { get; } = doc;
         public long SnapshotRevision { get; set; } = snapshotRevision;
 
+        /// <summary>
+        /// At least the size of the encoded state (<see cref="DocumentOptions.MaxDocumentBytes"/>): exact when
+        /// <see cref="SizeExact"/> (measured, or a snapshot just taken), else that plus every update accepted since,
+        /// which merging can only shrink. Measured again only when an edit would take this past the limit.
+        /// </summary>
+        public long SizeBound { get; set; }
+
+        public bool SizeExact { get; set; }
+
         /// <summary>When the newest accepted update (and its audit record) is durable; null before the first.</summary>
         public Task<CommitOutcome>? LastCommit { get; set; }
 
@@ -64,17 +73,20 @@ internal sealed partial class ResourceEntity
         var doc = new YDoc(maxDepth: _runtime.DocumentOptions.MaxNestingDepth);
         var snapshot = await store.LoadSnapshotAsync(room.Id.Value, null, CancellationToken.None).ConfigureAwait(false);
         var revision = 0L;
+        var size = 0L;
         try
         {
             if (snapshot is not null)
             {
                 doc.ApplyUpdate(snapshot.State);
                 revision = snapshot.Revision;
+                size = snapshot.State.Length;
             }
             foreach (var update in await store.ReadUpdatesAsync(room.Id.Value, revision, null, CancellationToken.None).ConfigureAwait(false))
             {
                 doc.ApplyUpdate(update.Update);
                 revision = update.Revision;
+                size += update.Update.Length;
             }
         }
         catch (YjsDecodeException ex)
@@ -82,8 +94,41 @@ internal sealed partial class ResourceEntity
             throw new StoreUnavailableException($"Stored document of {room.Id.Value} is unreadable at revision {revision + 1}: {ex.Message}", ex);
         }
         room.Revision = revision;
-        room.Document = new DocumentState(doc, snapshot?.Revision ?? 0);
+        room.Document = new DocumentState(doc, snapshot?.Revision ?? 0) { SizeBound = size };
         return room.Document;
+    }
+
+    /// <summary>
+    /// PAYLOAD_TOO_LARGE when an edit adding <paramref name="adding"/> bytes could take the document past
+    /// <see cref="DocumentOptions.MaxDocumentBytes"/>; null when it fits. Near the limit the state is measured, and of
+    /// an update only what the document lacks counts (a re-sent copy, or a deletion, adds next to nothing).
+    /// </summary>
+    private EntityReply? DocumentFull(DocumentState state, int adding, byte[]? update = null)
+    {
+        var max = _runtime.DocumentOptions.MaxDocumentBytes;
+        if (state.SizeBound + adding <= max)
+        {
+            return null;
+        }
+        if (!state.SizeExact)
+        {
+            state.SizeBound = state.Doc.EncodeStateAsUpdate(null, includePending: false).Length;
+            state.SizeExact = true;
+        }
+        if (update is not null && state.SizeBound + adding > max)
+        {
+            try
+            {
+                adding = YUpdate.Diff(update, state.Doc.EncodeStateVector()).Length;
+            }
+            catch (YjsDecodeException)
+            {
+                return null; // not an update at all: applying it refuses it as INVALID_UPDATE
+            }
+        }
+        return state.SizeBound + adding <= max ? null
+            : EntityReply.Refuse(ErrorCodes.PayloadTooLarge,
+                $"This edit would take the document past {max} bytes (Collab:Documents:MaxDocumentBytes; it has {state.SizeBound}); nothing was changed.");
     }
 
     private async Task<EntityReply> OnSyncAsync(SyncDocument sync)
@@ -133,6 +178,10 @@ internal sealed partial class ResourceEntity
             return repeated;
         }
         var state = await EnsureDocumentAsync(room).ConfigureAwait(false);
+        if (DocumentFull(state, command.Update.Length, command.Update) is { } tooLarge)
+        {
+            return tooLarge;
+        }
         var changed = new HashSet<string>(StringComparer.Ordinal);
         var touched = false;
         void OnTransaction(object? sender, YTransactionEventArgs e)
@@ -196,6 +245,10 @@ internal sealed partial class ResourceEntity
             return EntityReply.Refuse(ErrorCodes.StaleRevision,
                 $"Revision {command.Revision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"} is not the current revision {room.Revision}; reload and save again.",
                 new StaleRevisionDetails(room.Revision, new RawJson(state.Doc.ToJson())));
+        }
+        if (DocumentFull(state, System.Text.Encoding.UTF8.GetByteCount(command.Value.Json)) is { } tooLarge)
+        {
+            return tooLarge;
         }
         // The hub bound this value within its JSON depth limit; it crossed the region as text.
         using var parsed = JsonDocument.Parse(command.Value.Json, new JsonDocumentOptions { MaxDepth = Math.Max(64, state.Doc.MaxDepth + 2) });
@@ -393,10 +446,15 @@ internal sealed partial class ResourceEntity
         });
         var durable = _runtime.Committer.CommitAsync(
             new DocumentUpdateRecord(room.Id.Value, revision, update, member.UserId, member.SessionId, now, Epoch), edit);
+        state.SizeBound += update.Length;
+        state.SizeExact = false;
         if (revision - state.SnapshotRevision >= _runtime.DocumentOptions.SnapshotEvery)
         {
             state.SnapshotRevision = revision;
-            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, state.Doc.EncodeStateAsUpdate(null, includePending: false), now, Epoch));
+            var snapshot = state.Doc.EncodeStateAsUpdate(null, includePending: false);
+            state.SizeBound = snapshot.Length;
+            state.SizeExact = true;
+            _ = _runtime.Committer.SnapshotAsync(new DocumentSnapshot(room.Id.Value, revision, snapshot, now, Epoch));
         }
         _uncommitted++;
         var ack = EntityReply.Ok(new DocUpdateAck(room.Id.Value, revision), revision);

@@ -103,6 +103,9 @@ public static class CollabMessageTypes
         {
             TypeInfoResolver = resolver,
             AllowOutOfOrderMetadataProperties = true,
+            // Read only by our own nodes, never put into HTML: the default encoder would write every '+' of the
+            // base64 strings (updates, state vectors) and every non-ASCII letter of a text as a six-byte \uXXXX.
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
         options.MakeReadOnly();
         return options;

@@ -70,6 +70,18 @@ public sealed class ClusterSettings
     /// </summary>
     public TimeSpan ShardHandOffTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Largest message between nodes, in bytes (Akka.Remote's <c>maximum-frame-size</c>, library 128,000). Remoting
+    /// drops a larger message with only a log line, so its caller waits out the ask timeout: at the library value a
+    /// document past ~95 KB could no longer be synced or read through a node that does not own it (seen in the chaos
+    /// run, round 61 of 100). It must hold the largest document, update or awareness snapshot
+    /// (<c>Collab:Documents</c>) twice over, for base64 and JSON; the node refuses to start otherwise.
+    /// </summary>
+    public int MaximumFrameSize { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>The smallest <see cref="MaximumFrameSize"/> that carries a payload of this many bytes: base64 (4/3), JSON escaping and the envelope.</summary>
+    public static long FrameSizeFor(int payloadBytes) => 2L * payloadBytes + 64 * 1024;
+
     /// <summary>Shards one rebalance round may move (library default moves one per round, 10 s apart).</summary>
     public int RebalanceAbsoluteLimit { get; set; } = 20;
 
@@ -82,6 +94,18 @@ public sealed class ClusterSettings
 
     /// <summary>The protocol of this node's addresses: <c>akka.tcp</c>, or <c>akka.trttl.tcp</c> with <see cref="TestTransportAdapters"/>.</summary>
     public string Protocol => TestTransportAdapters ? "akka.trttl.tcp" : "akka.tcp";
+
+    public void Validate(DocumentOptions documents)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        if (MaximumFrameSize < FrameSizeFor(documents.LargestPayloadBytes))
+        {
+            throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
+                [$"Collab:Cluster:MaximumFrameSize ({MaximumFrameSize} bytes) must be at least {FrameSizeFor(documents.LargestPayloadBytes)}: twice the largest " +
+                 $"document, update or awareness snapshot (Collab:Documents: {documents.LargestPayloadBytes} bytes) plus 64 KiB, or nodes could not pass it on."]);
+        }
+        Validate();
+    }
 
     public void Validate()
     {
@@ -210,7 +234,9 @@ public static class AkkaHosting
         $"akka.cluster.unreachable-nodes-reaper-interval = {Ms(c.UnreachableReaperInterval)}",
         $"akka.cluster.sharding.retry-interval = {Ms(c.ShardingRetryInterval)}",
         $"akka.cluster.sharding.handoff-timeout = {Ms(c.ShardHandOffTimeout)}",
-        $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {c.RebalanceAbsoluteLimit}");
+        $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {c.RebalanceAbsoluteLimit}",
+        // TCP streams a frame of any size through the sockets' buffers, so those stay at the library's values.
+        $"akka.remote.dot-netty.tcp.maximum-frame-size = {c.MaximumFrameSize.ToString(System.Globalization.CultureInfo.InvariantCulture)}b");
 
     private static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
 

@@ -76,8 +76,13 @@ public static partial class CollabNodeBuilder
         ValidateConnections(connectionOptions);
         var entityOptions = builder.Configuration.GetSection("Collab:Entities").Get<EntityOptions>() ?? new EntityOptions();
         entityOptions.Validate();
+        var documentOptions = builder.Configuration.GetSection("Collab:Documents").Get<DocumentOptions>() ?? new DocumentOptions();
+        if (documentOptions.Problems().ToList() is { Count: > 0 } documentProblems)
+        {
+            throw new OptionsValidationException("Collab:Documents", typeof(DocumentOptions), documentProblems);
+        }
         var clusterSettings = builder.Configuration.GetSection("Collab:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
-        clusterSettings.Validate();
+        clusterSettings.Validate(documentOptions);
         NodeHardening.Apply(builder, devTokensEnabled);
 
         var services = builder.Services;
