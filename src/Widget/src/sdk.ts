@@ -123,6 +123,7 @@ export class CollabInstance {
   private _lastMode: JoinMode | null = null;
   private _destroyed = false;
   private _wasOffline = false;
+  private _fullToastAt = 0;
   private readonly _cleanup: (() => void)[] = [];
   private _localUser: { id: string; name: string; role: string } = { id: '', name: '', role: '' };
   /** Lock hand-over requests, once their chunk is loaded (init option lockRequests). */
@@ -492,6 +493,11 @@ export class CollabInstance {
       this._opts.onError?.(e);
       if (e.code === 'PERMISSION_DENIED' || e.code === 'UNAUTHORIZED' || e.code === 'MAX_VIEWERS_REACHED') {
         this._ui?.toast(e.message, 'error');
+      }
+      // An edit past the size limits (one update, or the whole record): it stays on this page and is retried, but is not saved. Said once a minute, not on every retry.
+      if (e.code === 'PAYLOAD_TOO_LARGE' && Date.now() - this._fullToastAt > 60000) {
+        this._fullToastAt = Date.now();
+        this._ui?.toast('Your latest changes are too large to save (this record is at its size limit). Remove some text, or ask an administrator.', 'error');
       }
       // Refused for good (no access any more): nothing typed here would be saved, so the fields are read-only.
       if (e.code === 'PERMISSION_DENIED' && !p.shouldConnect) {
