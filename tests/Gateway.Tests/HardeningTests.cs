@@ -317,12 +317,7 @@ public sealed class HardeningTests
     public async Task DevTokensRefuseToStartOnANetworkAddress()
     {
         var dataDir = Directory.CreateTempSubdirectory("collab-exposed-").FullName;
-        using var process = StartNode(dataDir, $"http://0.0.0.0:{FreePort()}", "--Collab:Profile=embedded");
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal(2, process.ExitCode);
-        Assert.Contains("AllowDevTokensOnNetwork", stderr, StringComparison.Ordinal);
-        Directory.Delete(dataDir, recursive: true);
+        await AssertRefusesToStartAsync(dataDir, $"http://0.0.0.0:{FreePort()}", "AllowDevTokensOnNetwork", "--Collab:Profile=embedded");
     }
 
     [Fact]
@@ -332,12 +327,8 @@ public sealed class HardeningTests
         using var rsa = System.Security.Cryptography.RSA.Create(2048);
         var key = Path.Combine(dataDir, "idp.pem");
         await File.WriteAllTextAsync(key, rsa.ExportSubjectPublicKeyInfoPem());
-        using var process = StartNode(dataDir, $"http://127.0.0.1:{FreePort()}", $"--Auth:PublicKeyFile={key}", "--Collab:Cluster:TestTransportAdapters=true");
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal(2, process.ExitCode);
-        Assert.Contains("TestTransportAdapters is for test clusters", stderr, StringComparison.Ordinal);
-        Directory.Delete(dataDir, recursive: true);
+        await AssertRefusesToStartAsync(dataDir, $"http://127.0.0.1:{FreePort()}", "TestTransportAdapters is for test clusters",
+            $"--Auth:PublicKeyFile={key}", "--Collab:Cluster:TestTransportAdapters=true");
     }
 
     [Fact]
@@ -345,11 +336,18 @@ public sealed class HardeningTests
     {
         // Remoting drops a message larger than its frame with only a log line; the node must not start that way.
         var dataDir = Directory.CreateTempSubdirectory("collab-frame-").FullName;
-        using var process = StartNode(dataDir, $"http://127.0.0.1:{FreePort()}", "--Collab:Cluster:MaximumFrameSize=128000");
+        await AssertRefusesToStartAsync(dataDir, $"http://127.0.0.1:{FreePort()}", "Collab:Cluster:MaximumFrameSize (128000 bytes) must be at least",
+            "--Collab:Cluster:MaximumFrameSize=128000");
+    }
+
+    /// <summary>Starts a node that must refuse to start: exit code 2, <paramref name="expected"/> on stderr; removes its data dir.</summary>
+    private static async Task AssertRefusesToStartAsync(string dataDir, string url, string expected, params string[] args)
+    {
+        using var process = StartNode(dataDir, url, args);
         var stderr = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(2, process.ExitCode);
-        Assert.Contains("Collab:Cluster:MaximumFrameSize (128000 bytes) must be at least", stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
         Directory.Delete(dataDir, recursive: true);
     }
 
