@@ -83,11 +83,18 @@ public sealed class ClusterSettings
     public static long FrameSizeFor(int payloadBytes) => 2L * payloadBytes + 64 * 1024;
 
     /// <summary>
-    /// How often Akka's scheduler wakes (library 10 ms). Each tick is a thread-pool work item, and each wakes an idle
-    /// worker that spins before it sleeps again: at 10 ms an idle node burned 5.7 % of a core against 0.45 % before
-    /// Akka (PERFORMANCE.md). Every timer Akka runs for us (ask timeouts, heartbeats, gossip, retries) is hundreds of
-    /// milliseconds or more, so it is rounded up by at most one tick. The default stays the library's until a chaos run
-    /// with 50 ms is understood: its round 63 left a resumed, downed node ready for 30 s (PERFORMANCE.md, session 7).
+    /// Akka's scheduler: <see cref="SchedulerKind.Deadline"/> (default, <see cref="DeadlineScheduler"/>) sleeps until
+    /// the next timer is due; <see cref="SchedulerKind.Wheel"/> is the library's, which wakes every
+    /// <see cref="SchedulerTickDuration"/>. At the library's 10 ms tick every wake-up was a thread-pool work item that
+    /// woke an idle worker to spin: an idle node burned 5.7 % of a core (0.45 % before Akka) and co-editing cost 16 %
+    /// more CPU per update (PERFORMANCE.md, issue 10).
+    /// </summary>
+    public SchedulerKind Scheduler { get; set; } = SchedulerKind.Deadline;
+
+    /// <summary>
+    /// The wheel's tick (<see cref="SchedulerKind.Wheel"/> only; library 10 ms, its minimum). Every Akka timer is
+    /// rounded up by at most one tick; a 50 ms tick cut the idle cost to a third, but its one 100-round chaos run
+    /// failed once (PERFORMANCE.md, session 7).
     /// </summary>
     public TimeSpan SchedulerTickDuration { get; set; } = TimeSpan.FromMilliseconds(10);
 
@@ -121,15 +128,25 @@ public sealed class ClusterSettings
         if (string.IsNullOrWhiteSpace(Hostname) || Port is < 0 or > 65535 || HeartbeatInterval <= TimeSpan.Zero ||
             AcceptableHeartbeatPause < HeartbeatInterval || StableAfter <= TimeSpan.Zero || DownRemovalMargin < TimeSpan.Zero || RebalanceAbsoluteLimit < 1 ||
             LeaderActionsInterval <= TimeSpan.Zero || GossipInterval <= TimeSpan.Zero || UnreachableReaperInterval <= TimeSpan.Zero || ShardingRetryInterval <= TimeSpan.Zero ||
-            ShardHandOffTimeout < TimeSpan.FromSeconds(1) || SchedulerTickDuration < TimeSpan.FromMilliseconds(1) || SchedulerTickDuration > HeartbeatInterval / 2 || SeedNodes.Any(s => !s.StartsWith($"{Protocol}://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
+            ShardHandOffTimeout < TimeSpan.FromSeconds(1) || !Enum.IsDefined(Scheduler) || SchedulerTickDuration < TimeSpan.FromMilliseconds(10) || SchedulerTickDuration > HeartbeatInterval / 2 || SeedNodes.Any(s => !s.StartsWith($"{Protocol}://{AkkaHosting.SystemName}@", StringComparison.Ordinal)))
         {
             throw new OptionsValidationException("Collab:Cluster", typeof(ClusterSettings),
                 [$"Collab:Cluster: Hostname is required, Port 0..65535, SeedNodes like {Protocol}://{AkkaHosting.SystemName}@host:port " +
                  "(akka.trttl.tcp exactly when TestTransportAdapters is on), " +
                  "AcceptableHeartbeatPause >= HeartbeatInterval > 0, StableAfter, GossipInterval, LeaderActionsInterval, UnreachableReaperInterval and " +
-                 "ShardingRetryInterval > 0, ShardHandOffTimeout >= 1 s, 1 ms <= SchedulerTickDuration <= HeartbeatInterval / 2, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
+                 "ShardingRetryInterval > 0, ShardHandOffTimeout >= 1 s, Scheduler Deadline or Wheel, 10 ms <= SchedulerTickDuration <= HeartbeatInterval / 2, DownRemovalMargin >= 0, RebalanceAbsoluteLimit >= 1."]);
         }
     }
+}
+
+/// <summary>Which scheduler Akka runs (<see cref="ClusterSettings.Scheduler"/>).</summary>
+public enum SchedulerKind
+{
+    /// <summary>Ours: one thread that sleeps until the next timer is due.</summary>
+    Deadline,
+
+    /// <summary>The library's hashed wheel, waking every tick.</summary>
+    Wheel,
 }
 
 /// <summary>Marker for the resource shard region in Akka.Hosting's registry.</summary>
@@ -229,6 +246,7 @@ public static class AkkaHosting
         c.TestTransportAdapters ? "akka.remote.dot-netty.tcp.applied-adapters = [trttl]" : "",
         "akka.actor.serialize-messages = off",
         $"akka.scheduler.tick-duration = {Ms(c.SchedulerTickDuration)}",
+        c.Scheduler == SchedulerKind.Deadline ? $"akka.scheduler.implementation = \"{typeof(DeadlineScheduler).AssemblyQualifiedName}\"" : "",
         "akka.log-dead-letters-during-shutdown = off",
         // The host drives the shutdown (GracefulLeave first, then Akka.Hosting runs coordinated shutdown): Akka's own
         // SIGTERM hook would hand shards off and leave concurrently, while clients still use this node.
