@@ -25,10 +25,6 @@ namespace CollabAkka.Node.Hosting;
 /// </summary>
 public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider, IDisposable
 {
-    // Tasks due within this much of the earliest are run in the same wake-up: timers Akka starts together (a
-    // node's heartbeats, gossip, reaper) then cost one wake-up, not several a fraction of a millisecond apart.
-    private static readonly long Coalesce = TimeSpan.FromMilliseconds(1).Ticks;
-
     // A cancelled task stays queued until it comes due (an actor's receive timeout is cancelled and scheduled again on
     // every message). When the queue has doubled since the last sweep, the cancelled ones are dropped: amortised O(1).
     private const int SweepFloor = 1024;
@@ -141,8 +137,10 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
                         Monitor.Wait(_gate, (int)Math.Min(int.MaxValue, (wait + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond));
                         continue;
                     }
-                    var until = Now() + Coalesce;
-                    while (_queue.TryPeek(out _, out var next) && next.Due <= until)
+                    // Everything due by now runs in this wake-up; the wait rounds up to whole milliseconds, so timers
+                    // Akka started together (heartbeats, gossip, reaper) usually share one. None runs early.
+                    var now = Now();
+                    while (_queue.TryPeek(out _, out var next) && next.Due <= now)
                     {
                         _due.Add(_queue.Dequeue());
                     }
