@@ -86,8 +86,8 @@ public sealed class ClusterSettings
     /// Akka's scheduler: <see cref="SchedulerKind.Deadline"/> (default, <see cref="DeadlineScheduler"/>) sleeps until
     /// the next timer is due; <see cref="SchedulerKind.Wheel"/> is the library's, which wakes every
     /// <see cref="SchedulerTickDuration"/>. At the library's 10 ms tick every wake-up was a thread-pool work item that
-    /// woke an idle worker to spin: an idle node burned 5.7 % of a core (0.45 % before Akka) and co-editing cost 16 %
-    /// more CPU per update (PERFORMANCE.md, issue 10).
+    /// woke an idle worker to spin: an idle node burned 6.4 % of a core, 2.5 % with ours (0.5 % before Akka;
+    /// PERFORMANCE.md, issue 10).
     /// </summary>
     public SchedulerKind Scheduler { get; set; } = SchedulerKind.Deadline;
 

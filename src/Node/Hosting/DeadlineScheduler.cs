@@ -11,9 +11,9 @@ namespace CollabAkka.Node.Hosting;
 /// <para>
 /// Why not the library's: <c>HashedWheelTimerScheduler</c> wakes every tick (10 ms) whether anything is due or not,
 /// and on .NET 6+ each tick is a <c>PeriodicTimer</c> continuation on the thread pool, so every 10 ms an idle worker
-/// wakes, finds nothing, and spins before it sleeps again. That alone kept an idle node at 5.7 % of a core (0.45 %
-/// before Akka) and made co-editing cost 16 % more CPU per update (PERFORMANCE.md, issue 10). A longer tick fixes the
-/// cost but makes every Akka timer up to one tick late. This scheduler wakes only when a task is due, on its own
+/// wakes, finds nothing, and spins before it sleeps again. That kept an idle node at 6.4 % of a core (0.5 % before
+/// Akka; 2.5 % with this scheduler, PERFORMANCE.md, issue 10). A longer tick cuts the cost but makes every Akka timer
+/// up to one tick late. This scheduler wakes only when a task is due, on its own
 /// thread, and fires it within about a millisecond.
 /// </para>
 /// <para>
