@@ -53,10 +53,28 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
     public static Task<CollabNodeProcess> StartWithFileLimitAsync(string dataDir, int fileDescriptorLimit, params string[] args) =>
         StartCoreAsync(dataDir, null, fileDescriptorLimit, args);
 
+    /// <summary>
+    /// A port this kit chose is free when chosen, not when the node binds it: in between, the node's own remoting (port
+    /// 0 on an embedded node) or any other socket may be handed the same port by the kernel (seen in CI: Kestrel's bind
+    /// failed with "address already in use"). Such a start is tried again on a fresh port; a port the caller gave is not.
+    /// </summary>
     private static async Task<CollabNodeProcess> StartCoreAsync(string dataDir, int? port, int? fileDescriptorLimit, string[] args)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(dataDir, port ?? FreePort(), fileDescriptorLimit, args).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex) when (port is null && attempt < 3 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<CollabNodeProcess> StartOnceAsync(string dataDir, int port, int? fileDescriptorLimit, string[] args)
+    {
         var dll = Path.Combine(AppContext.BaseDirectory, "CollabAkka.Node.dll");
-        port ??= FreePort();
         var start = new ProcessStartInfo(fileDescriptorLimit is null ? "dotnet" : "prlimit")
         {
             RedirectStandardOutput = true,
@@ -106,6 +124,7 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
         {
             if (process.HasExited)
             {
+                await process.WaitForExitAsync().ConfigureAwait(false); // its last lines read, so the message carries them
                 throw new InvalidOperationException($"The node exited with {process.ExitCode} while starting: {node.RecentOutput}");
             }
             try
