@@ -125,7 +125,9 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
             if (process.HasExited)
             {
                 await process.WaitForExitAsync().ConfigureAwait(false); // its last lines read, so the message carries them
-                throw new InvalidOperationException($"The node exited with {process.ExitCode} while starting: {node.RecentOutput}");
+                var failure = $"The node exited with {process.ExitCode} while starting: {node.RecentOutput}";
+                await node.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException(failure);
             }
             try
             {
@@ -140,7 +142,7 @@ public sealed class CollabNodeProcess : ICollabNode, IAsyncDisposable
             }
             if (DateTime.UtcNow > deadline)
             {
-                await node.KillAsync().ConfigureAwait(false);
+                await node.DisposeAsync().ConfigureAwait(false);
                 throw new TimeoutException("The node did not answer /health within 60 s.");
             }
             await Task.Delay(50).ConfigureAwait(false); // polling a process that has no other readiness signal
