@@ -80,8 +80,22 @@ public sealed class PostgresTestServer : IAsyncDisposable
     /// <summary>Fast shutdown: open connections are cut, as when the database goes away under a running node.</summary>
     public Task StopAsync() => RunAsOwnerAsync("pg_ctl", "-D", DataDir, "-m", "fast", "-w", "stop");
 
-    public static string CreateSchemaName(string? seed = null) =>
-        "t_" + (seed is null ? Guid.NewGuid().ToString("N")[..16] : StableHash(seed));
+    /// <summary>
+    /// A fresh schema name, unique on every call (<c>t_[label_]</c> and 16 random hex digits), so two runs that share
+    /// one server (two CI jobs, or a developer's run beside CI) never drop each other's tables. The label only makes
+    /// the schema easy to find in <c>psql</c>; it is reduced to a-z, 0-9 and '_'.
+    /// </summary>
+    public static string CreateSchemaName(string? label = null)
+    {
+        var prefix = label is null ? "" : new string(label.ToLowerInvariant().Where(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_').Take(24).ToArray()) + "_";
+        return "t_" + prefix + Guid.NewGuid().ToString("N")[..16];
+    }
+
+    /// <summary>
+    /// The same schema name for the same <paramref name="key"/> every time (a hash of it): a node restarted on the same
+    /// data directory finds its tables again. Make the key unique yourself (a temp directory's full path is).
+    /// </summary>
+    public static string SchemaNameFor(string key) => "t_" + StableHash(key);
 
     public static async Task DropSchemaAsync(string connectionString, string schema)
     {

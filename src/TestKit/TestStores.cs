@@ -25,7 +25,7 @@ public static class TestStores
         {
             ["Collab:Store"] = "postgres",
             ["ConnectionStrings:Collab"] = connectionString,
-            ["Collab:Postgres:Schema"] = PostgresTestServer.CreateSchemaName(Path.GetFullPath(dataDir)),
+            ["Collab:Postgres:Schema"] = PostgresTestServer.SchemaNameFor(Path.GetFullPath(dataDir)),
         };
     }
 }
