@@ -25,7 +25,9 @@ public static class StoreRegistration
         switch (collab.Store.ToLowerInvariant())
         {
             case Sqlite:
-                return new SqliteDatabase(Path.Combine(dataDir, "collab.db"));
+                var sqlite = configuration.GetSection("Collab:Sqlite").Get<SqliteStoreOptions>() ?? new SqliteStoreOptions();
+                sqlite.Validate();
+                return new SqliteDatabase(Path.Combine(dataDir, "collab.db"), sqlite);
             case Postgres or "postgresql":
                 var options = configuration.GetSection("Collab:Postgres").Get<PostgresStoreOptions>() ?? new PostgresStoreOptions();
                 options.ConnectionString ??= configuration.GetConnectionString("Collab");
@@ -51,6 +53,12 @@ public static class StoreRegistration
                 services.AddSingleton<IDocumentStore, SqliteDocumentStore>();
                 services.AddSingleton<Web.Sessions.IRevocationStore, SqliteRevocationStore>();
                 services.AddSingleton<IStoreCircuits, NoStoreCircuits>();
+                if (sqlite.Options.CheckpointInterval > TimeSpan.Zero)
+                {
+                    services.AddSingleton(sqlite.Options);
+                    services.AddSingleton<SqliteCheckpointService>();
+                    services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointService>());
+                }
                 break;
             case PostgresDatabase postgres:
                 // Registered through a factory so the container disposes it (and its connection pool) with the node.

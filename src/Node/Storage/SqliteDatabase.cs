@@ -95,8 +95,13 @@ public sealed class SqliteDatabase : ICollabDatabase
 
     static SqliteDatabase() => SQLitePCL.Batteries_V2.Init();
 
-    public SqliteDatabase(string path)
+    /// <param name="options">Checkpoints (<c>Collab:Sqlite</c>). With a <see cref="SqliteStoreOptions.CheckpointInterval"/>
+    /// the caller runs <see cref="CheckpointAsync"/> that often (the node: <see cref="SqliteCheckpointService"/>); without
+    /// options SQLite checkpoints in the commit path as usual.</param>
+    public SqliteDatabase(string path, SqliteStoreOptions? options = null)
     {
+        Options = options ?? new SqliteStoreOptions { CheckpointInterval = TimeSpan.Zero };
+        _autoCheckpointPages = Options.CheckpointInterval > TimeSpan.Zero ? Options.BackstopPages : SqliteDefaultAutoCheckpointPages;
         Path = path;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         ConnectionString = new SqliteConnectionStringBuilder
@@ -110,6 +115,9 @@ public sealed class SqliteDatabase : ICollabDatabase
     }
 
     public string Path { get; }
+
+    /// <summary>The checkpoint settings this file was opened with.</summary>
+    public SqliteStoreOptions Options { get; }
 
     public string ConnectionString { get; }
 
@@ -129,6 +137,9 @@ public sealed class SqliteDatabase : ICollabDatabase
     private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _initialized = new();
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private const int SqliteDefaultAutoCheckpointPages = 1000;
+    private readonly int _autoCheckpointPages;
+    private int _writtenSinceCheckpoint;
 
     /// <summary>
     /// One writer at a time in this process. SQLite allows one writer per file anyway; a writer that finds the file
@@ -139,8 +150,33 @@ public sealed class SqliteDatabase : ICollabDatabase
     public async ValueTask<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken = default)
     {
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _writtenSinceCheckpoint, 1);
         return new WriteTurn(_writeGate);
     }
+
+    /// <summary>
+    /// Copies the write-ahead log into the database file without waiting for or blocking any writer
+    /// (<c>PRAGMA wal_checkpoint(PASSIVE)</c>); null when nothing was written since the last call.
+    /// </summary>
+    public Task<WalCheckpoint?> CheckpointAsync(CancellationToken cancellationToken = default) =>
+        Guard<WalCheckpoint?>(async () =>
+        {
+            if (Interlocked.Exchange(ref _writtenSinceCheckpoint, 0) == 0)
+            {
+                return null;
+            }
+            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var result = new WalCheckpoint(reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2));
+            if (result.CheckpointedPages < result.LogPages)
+            {
+                Volatile.Write(ref _writtenSinceCheckpoint, 1); // a reader held part of the log back: copy the rest next time
+            }
+            return result;
+        });
 
     /// <summary>Held while writing; disposing it lets the next writer in.</summary>
     public readonly struct WriteTurn(SemaphoreSlim gate) : IDisposable
@@ -155,7 +191,8 @@ public sealed class SqliteDatabase : ICollabDatabase
         if (connection.Handle is { } handle && !_initialized.TryGetValue(handle, out _))
         {
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; " +
+                $"PRAGMA wal_autocheckpoint={_autoCheckpointPages.ToString(System.Globalization.CultureInfo.InvariantCulture)};";
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             _initialized.AddOrUpdate(handle, this);
         }
