@@ -487,7 +487,7 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
         }
     }
 
-    /// <summary>The last rendered messages of a node's NDJSON log (for failure messages).</summary>
+    /// <summary>The last rendered messages of a node's NDJSON log (for failure messages), without the probes' requests.</summary>
     private string LogTail(int node, int lines)
     {
         var logs = Path.Combine(Cluster.DataDirectoryOf(node), "logs");
@@ -506,6 +506,12 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
                 {
                     using var json = JsonDocument.Parse(line);
                     var root = json.RootElement;
+                    var message = root.TryGetProperty("RenderedMessage", out var rendered) ? rendered.GetString() ?? "" : "";
+                    if (message.StartsWith("HTTP \"GET\" \"/ready\"", StringComparison.Ordinal) ||
+                        message.StartsWith("HTTP \"GET\" \"/health\"", StringComparison.Ordinal))
+                    {
+                        continue; // the test's own polling: it would push the cluster's lines out of the tail
+                    }
                     tail.Enqueue($"{root.GetProperty("Timestamp").GetString()} {root.GetProperty("Level").GetString()} " +
                                  $"{(root.TryGetProperty("RenderedMessage", out var m) ? m.GetString() : "")}".Replace('\n', ' '));
                 }
