@@ -59,6 +59,29 @@ public sealed class SqliteCheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task AWriteCountsForTheNextCheckpointWhenItsTurnEndsNotWhenItBegins()
+    {
+        var database = await OpenAsync(new SqliteStoreOptions());
+        await database.CheckpointAsync();
+        Assert.Null(await database.CheckpointAsync());
+
+        using (await database.EnterWriteAsync())
+        {
+            // A checkpoint that runs while a writer holds its turn, before the commit: nothing of it is in the log yet.
+            Assert.Null(await database.CheckpointAsync());
+            await using var connection = await database.OpenAsync();
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO session_revocations (user_id, not_before_ms) VALUES ('u1', 1)";
+            Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+        }
+
+        var done = await database.CheckpointAsync();
+        Assert.NotNull(done);
+        Assert.True(done.Value.LogPages > 0);
+        Assert.Equal(done.Value.LogPages, done.Value.CheckpointedPages);
+    }
+
+    [Fact]
     public async Task TheNodesServiceCheckpointsWhatWasWritten()
     {
         var options = new SqliteStoreOptions { CheckpointInterval = TimeSpan.FromMilliseconds(20) };

@@ -150,8 +150,7 @@ public sealed class SqliteDatabase : ICollabDatabase
     public async ValueTask<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken = default)
     {
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _writtenSinceCheckpoint, 1);
-        return new WriteTurn(_writeGate);
+        return new WriteTurn(this);
     }
 
     /// <summary>
@@ -165,23 +164,41 @@ public sealed class SqliteDatabase : ICollabDatabase
             {
                 return null;
             }
-            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var result = new WalCheckpoint(reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2));
-            if (result.CheckpointedPages < result.LogPages)
+            try
             {
-                Volatile.Write(ref _writtenSinceCheckpoint, 1); // a reader held part of the log back: copy the rest next time
+                await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+                await using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var result = new WalCheckpoint(reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2));
+                if (result.CheckpointedPages < result.LogPages)
+                {
+                    MarkWritten(); // a reader held part of the log back: copy the rest next time
+                }
+                return result;
             }
-            return result;
+            catch
+            {
+                MarkWritten(); // the log was not copied: the next tick tries again
+                throw;
+            }
         });
 
-    /// <summary>Held while writing; disposing it lets the next writer in.</summary>
-    public readonly struct WriteTurn(SemaphoreSlim gate) : IDisposable
+    private void MarkWritten() => Volatile.Write(ref _writtenSinceCheckpoint, 1);
+
+    /// <summary>
+    /// Held while writing; disposing it lets the next writer in. The write counts for the next checkpoint only then,
+    /// when its commit is in the log: marked on entry, a checkpoint that ran before the commit took the mark and left
+    /// the commit's frames in the log until some later write.
+    /// </summary>
+    public readonly struct WriteTurn(SqliteDatabase database) : IDisposable
     {
-        public void Dispose() => gate.Release();
+        public void Dispose()
+        {
+            database.MarkWritten();
+            database._writeGate.Release();
+        }
     }
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
