@@ -1,6 +1,7 @@
 #!/bin/bash
-# usage: run.sh NAME DIR
+# usage: perf-run.sh NAME DIR (DIR: a checkout with Release builds of the node and bench/Locks.Bench)
 name=$1; dir=$2
+mkdir -p /tmp/prof
 cd $dir
 DOTNET_PerfMapEnabled=1 dotnet run --no-build -c Release --project bench/Locks.Bench -- --op pairs --rate 1000 --warmup 60 --duration 30 > /tmp/prof/$name.txt 2>&1 &
 sleep 50
