@@ -65,15 +65,14 @@ public sealed class SqliteCheckpointTests : IDisposable
         await database.CheckpointAsync();
         Assert.Null(await database.CheckpointAsync());
 
-        using (await database.EnterWriteAsync())
+        await database.WriteAsync(async turn =>
         {
             // A checkpoint that runs while a writer holds its turn, before the commit: nothing of it is in the log yet.
             Assert.Null(await database.CheckpointAsync());
-            await using var connection = await database.OpenAsync();
-            await using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO session_revocations (user_id, not_before_ms) VALUES ('u1', 1)";
+            var insert = turn.Command("INSERT INTO session_revocations (user_id, not_before_ms) VALUES ('u1', 1)");
             Assert.Equal(1, await insert.ExecuteNonQueryAsync());
-        }
+            return 0;
+        });
 
         var done = await database.CheckpointAsync();
         Assert.NotNull(done);

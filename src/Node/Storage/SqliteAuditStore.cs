@@ -12,29 +12,25 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     internal static readonly JsonSerializerOptions DetailsJson = new(JsonSerializerDefaults.Web);
 
     public Task AppendAsync(IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken) =>
-        SqliteDatabase.Guard(async () =>
+        database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await InsertAsync(connection, tx, events, cancellationToken).ConfigureAwait(false);
+            await using var tx = turn.BeginTransaction();
+            await InsertAsync(turn, tx, events, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return 0;
-        });
+        }, cancellationToken);
 
     /// <summary>Inserts events inside the caller's transaction (the document store writes EDIT records with their updates).</summary>
-    internal static async Task InsertAsync(SqliteConnection connection, SqliteTransaction tx, IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken)
+    internal static async Task InsertAsync(SqliteDatabase.WriteTurn turn, SqliteTransaction tx, IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
         {
             return;
         }
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = tx;
-        insert.CommandText = """
+        var insert = turn.Command("""
             INSERT INTO audit_events (ts_ms, event_type, user_id, username, role, resource_id, session_id, node_id, ip, user_agent, correlation_id, details)
             VALUES ($ts, $type, $user, $username, $role, $resource, $session, $node, $ip, $ua, $correlation, $details)
-            """;
+            """, tx);
         var p = new[]
         {
             insert.Parameters.Add("$ts", SqliteType.Integer), insert.Parameters.Add("$type", SqliteType.Text),
@@ -108,14 +104,11 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
         });
 
     public Task<int> PurgeAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken) =>
-        SqliteDatabase.Guard(async () =>
+        database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE ts_ms < $cutoff ORDER BY id LIMIT $n)";
+            var delete = turn.Command("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE ts_ms < $cutoff ORDER BY id LIMIT $n)");
             delete.Parameters.AddWithValue("$cutoff", olderThan.ToUnixTimeMilliseconds());
             delete.Parameters.AddWithValue("$n", batchSize);
             return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        });
+        }, cancellationToken);
 }

@@ -9,7 +9,8 @@ namespace CollabAkka.Node.Storage;
 /// once, in order, each in its own transaction, recorded in <c>schema_migrations</c>.
 /// </summary>
 // CA1001: the write gate is a SemaphoreSlim whose wait handle is never created; it holds nothing to dispose, and
-// disposing it at shutdown could fail a writer still releasing it.
+// disposing it at shutdown could fail a writer still releasing it. The writer connection lives as long as the file is
+// used, like the pool's connections (SQLite's own journal makes an unclosed connection safe to abandon).
 #pragma warning disable CA1001
 public sealed class SqliteDatabase : ICollabDatabase
 #pragma warning restore CA1001
@@ -137,20 +138,61 @@ public sealed class SqliteDatabase : ICollabDatabase
     private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _initialized = new();
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private SqliteConnection? _writer; // WriteAsync's, used only behind the gate
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private const int SqliteDefaultAutoCheckpointPages = 1000;
     private readonly int _autoCheckpointPages;
     private int _writtenSinceCheckpoint;
 
     /// <summary>
-    /// One writer at a time in this process. SQLite allows one writer per file anyway; a writer that finds the file
-    /// locked waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 … ms between tries, so a lock grant that met an
-    /// audit batch's commit waited milliseconds after the file was free. Behind this gate the next writer starts the
-    /// moment the previous one commits (and an uncontended write passes it without waiting).
+    /// Runs one write: one writer at a time in this process, on the process's one writer connection, whose prepared
+    /// statements are kept from write to write (<see cref="WriteTurn.Command"/>).
+    /// <para>
+    /// The gate: SQLite allows one writer per file anyway; a writer that finds the file locked waits in SQLite's busy
+    /// handler, which sleeps 1, 2, 5, 10 … ms between tries, so a lock grant that met an audit batch's commit waited
+    /// milliseconds after the file was free. Behind this gate the next writer starts the moment the previous one commits
+    /// (and an uncontended write passes it without waiting).
+    /// </para>
+    /// <para>
+    /// The connection: a pooled connection is a new <see cref="SqliteConnection"/> each time, and its commands are
+    /// prepared (parsed and compiled by SQLite) on every use. The epoch-fenced lock statements are long; compiling them
+    /// was about a tenth of the node's CPU at 1,000 lock pairs/s (PERFORMANCE.md, session 14). Writes are serialized by the
+    /// gate, so one long-lived connection serves them all. A SQLite error drops it, and the next write opens a fresh one.
+    /// </para>
+    /// A SQLite failure comes out as <see cref="StoreUnavailableException"/>, as from <see cref="Guard{T}"/>.
     /// </summary>
-    public async ValueTask<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken = default)
+    public async Task<T> WriteAsync<T>(Func<WriteTurn, Task<T>> body, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(body);
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new WriteTurn(this);
+        try
+        {
+            _writer ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
+            return await body(new WriteTurn(this, _writer)).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            DropWriter();
+            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
+        }
+        finally
+        {
+            // The write counts for the next checkpoint only now, when its commit is in the log: marked on entry, a
+            // checkpoint that ran before the commit took the mark and left the commit's frames in the log until some later write.
+            MarkWritten();
+            _writeGate.Release();
+        }
+    }
+
+    private void DropWriter()
+    {
+        foreach (var command in _statements.Values)
+        {
+            command.Dispose();
+        }
+        _statements.Clear();
+        _writer?.Dispose();
+        _writer = null;
     }
 
     /// <summary>
@@ -187,17 +229,37 @@ public sealed class SqliteDatabase : ICollabDatabase
 
     private void MarkWritten() => Volatile.Write(ref _writtenSinceCheckpoint, 1);
 
-    /// <summary>
-    /// Held while writing; disposing it lets the next writer in. The write counts for the next checkpoint only then,
-    /// when its commit is in the log: marked on entry, a checkpoint that ran before the commit took the mark and left
-    /// the commit's frames in the log until some later write.
-    /// </summary>
-    public readonly struct WriteTurn(SqliteDatabase database) : IDisposable
+    /// <summary>The writer's connection and statements, for the length of one <see cref="WriteAsync{T}"/>.</summary>
+    public readonly struct WriteTurn
     {
-        public void Dispose()
+        private readonly SqliteDatabase _database;
+
+        internal WriteTurn(SqliteDatabase database, SqliteConnection connection)
         {
-            database.MarkWritten();
-            database._writeGate.Release();
+            _database = database;
+            Connection = connection;
+        }
+
+        public SqliteConnection Connection { get; }
+
+        /// <summary>An immediate (<c>BEGIN IMMEDIATE</c>) transaction on the writer connection.</summary>
+        public SqliteTransaction BeginTransaction() => Connection.BeginTransaction(deferred: false);
+
+        /// <summary>
+        /// The writer connection's command for this SQL, prepared on its first use and kept: its parameters are cleared
+        /// for the caller to add. It belongs to the database; do not dispose it.
+        /// </summary>
+        public SqliteCommand Command(string sql, SqliteTransaction? transaction = null)
+        {
+            if (!_database._statements.TryGetValue(sql, out var command))
+            {
+                command = Connection.CreateCommand();
+                command.CommandText = sql;
+                _database._statements[sql] = command;
+            }
+            command.Parameters.Clear();
+            command.Transaction = transaction;
+            return command;
         }
     }
 

@@ -11,11 +11,9 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     {
         ArgumentNullException.ThrowIfNull(updates);
         DocumentAudit.Check(updates, audit);
-        return SqliteDatabase.Guard(async () =>
+        return database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = connection.BeginTransaction(deferred: false);
+            await using var tx = turn.BeginTransaction();
             // BEGIN IMMEDIATE: no other writer runs until we commit, so these epochs stay current.
             var epochs = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var u in updates)
@@ -23,16 +21,14 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
                 var root = StoreKeys.RootOf(u.ResourceId);
                 if (!epochs.ContainsKey(root))
                 {
-                    epochs[root] = await SqliteEpochs.CurrentAsync(connection, tx, root, cancellationToken).ConfigureAwait(false);
+                    epochs[root] = await SqliteEpochs.CurrentAsync(turn, tx, root, cancellationToken).ConfigureAwait(false);
                 }
             }
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = """
+            var insert = turn.Command("""
                 INSERT INTO doc_updates (resource_id, revision, ts_ms, user_id, session_id, update_bytes)
                 VALUES ($resource, $revision, $ts, $user, $session, $update)
                 ON CONFLICT (resource_id, revision) DO NOTHING
-                """;
+                """, tx);
             var resource = insert.Parameters.Add("$resource", SqliteType.Text);
             var revision = insert.Parameters.Add("$revision", SqliteType.Integer);
             var ts = insert.Parameters.Add("$ts", SqliteType.Integer);
@@ -64,10 +60,10 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
                     audited.Add(record);
                 }
             }
-            await SqliteAuditStore.InsertAsync(connection, tx, audited, cancellationToken).ConfigureAwait(false);
+            await SqliteAuditStore.InsertAsync(turn, tx, audited, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return refused is null ? AppendResult.AllWritten : new AppendResult(refused);
-        });
+        }, cancellationToken);
     }
 
     public Task<IReadOnlyList<DocumentUpdateRecord>> ReadUpdatesAsync(string resourceId, long afterRevision, long? upToRevision, CancellationToken cancellationToken) =>
@@ -95,21 +91,17 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
     public Task<StoreWrite> SaveSnapshotAsync(DocumentSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        return SqliteDatabase.Guard(async () =>
+        return database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = connection.BeginTransaction(deferred: false);
-            if (await SqliteEpochs.CurrentAsync(connection, tx, StoreKeys.RootOf(snapshot.ResourceId), cancellationToken).ConfigureAwait(false) != snapshot.Epoch)
+            await using var tx = turn.BeginTransaction();
+            if (await SqliteEpochs.CurrentAsync(turn, tx, StoreKeys.RootOf(snapshot.ResourceId), cancellationToken).ConfigureAwait(false) != snapshot.Epoch)
             {
                 return StoreWrite.Fenced;
             }
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = """
+            var insert = turn.Command("""
                 INSERT INTO doc_snapshots (resource_id, revision, ts_ms, state) VALUES ($resource, $revision, $ts, $state)
                 ON CONFLICT (resource_id, revision) DO NOTHING
-                """;
+                """, tx);
             insert.Parameters.AddWithValue("$resource", snapshot.ResourceId);
             insert.Parameters.AddWithValue("$revision", snapshot.Revision);
             insert.Parameters.AddWithValue("$ts", snapshot.Timestamp.ToUnixTimeMilliseconds());
@@ -117,7 +109,7 @@ public sealed class SqliteDocumentStore(SqliteDatabase database) : IDocumentStor
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return StoreWrite.Written;
-        });
+        }, cancellationToken);
     }
 
     public Task<DocumentSnapshot?> LoadSnapshotAsync(string resourceId, long? atOrBeforeRevision, CancellationToken cancellationToken) =>

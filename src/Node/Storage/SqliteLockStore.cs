@@ -10,33 +10,23 @@ namespace CollabAkka.Node.Storage;
 /// </summary>
 public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
 {
-    public async Task<EntityClaim> ClaimAsync(string rootResourceId, string nodeId, CancellationToken cancellationToken)
-    {
-        try
+    public Task<EntityClaim> ClaimAsync(string rootResourceId, string nodeId, CancellationToken cancellationToken) =>
+        database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = connection.BeginTransaction(deferred: false);
-            await using var claim = connection.CreateCommand();
-            claim.Transaction = tx;
-            claim.CommandText = """
+            await using var tx = turn.BeginTransaction();
+            var claim = turn.Command("""
                 INSERT INTO resource_epochs (root_id, epoch, owner_node, claimed_at_ms) VALUES ($root, 1, $node, $now)
                 ON CONFLICT (root_id) DO UPDATE SET epoch = epoch + 1, owner_node = excluded.owner_node, claimed_at_ms = excluded.claimed_at_ms
                 RETURNING epoch
-                """;
+                """, tx);
             claim.Parameters.AddWithValue("$root", rootResourceId);
             claim.Parameters.AddWithValue("$node", nodeId);
             claim.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             var epoch = (long)(await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-            var snapshot = await ReadAsync(connection, tx, rootResourceId, cancellationToken).ConfigureAwait(false);
+            var snapshot = await ReadAsync(turn.Connection, tx, rootResourceId, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return new EntityClaim(epoch, snapshot);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
+        }, cancellationToken);
 
     public async Task<LockSnapshot> LoadAsync(string rootResourceId, CancellationToken cancellationToken)
     {
@@ -87,25 +77,22 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
         return new LockSnapshot(locks, tokens);
     }
 
-    public async Task<StoreWrite> SaveAsync(LockRecord record, long epoch, CancellationToken cancellationToken)
+    public Task<StoreWrite> SaveAsync(LockRecord record, long epoch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        try
+        return database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var upsert = connection.CreateCommand();
             // One autocommit statement: the row is written only while the root is still at this epoch, and a new lock
             // only with a token above the resource's last one (a renewal of an existing lock keeps its token). The
             // trigger locks_raise_fencing_token (migration 5) raises the last token in the same statement.
-            upsert.CommandText = """
+            var upsert = turn.Command("""
                 INSERT INTO locks (resource_id, lock_id, root_id, user_id, username, role, session_id, acquired_at_ms, expires_at_ms, fencing_token, ttl_ms)
                 SELECT $resource, $lock, $root, $user, $username, $role, $session, $acquired, $expires, $token, $ttl
                 WHERE COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0) = $epoch
                   AND (EXISTS (SELECT 1 FROM locks WHERE resource_id = $resource AND lock_id = $lock)
                        OR $token > COALESCE((SELECT last_token FROM fencing_tokens WHERE resource_id = $resource), 0))
                 ON CONFLICT (resource_id, lock_id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, session_id = excluded.session_id
-                """;
+                """);
             upsert.Parameters.AddWithValue("$resource", record.ResourceId);
             upsert.Parameters.AddWithValue("$lock", record.LockId);
             upsert.Parameters.AddWithValue("$root", StoreKeys.RootOf(record.ResourceId));
@@ -119,27 +106,19 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
             upsert.Parameters.AddWithValue("$ttl", (long)record.Ttl.TotalMilliseconds);
             upsert.Parameters.AddWithValue("$epoch", epoch);
             return await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1 ? StoreWrite.Written : StoreWrite.Fenced;
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
+        }, cancellationToken);
     }
 
-    public async Task<StoreWrite> DeleteAsync(string resourceId, string lockId, long epoch, CancellationToken cancellationToken)
-    {
-        try
+    public Task<StoreWrite> DeleteAsync(string resourceId, string lockId, long epoch, CancellationToken cancellationToken) =>
+        database.WriteAsync(async turn =>
         {
             var root = StoreKeys.RootOf(resourceId);
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var delete = connection.CreateCommand();
             // One autocommit statement, fenced by the epoch. Nothing deleted: either the epoch moved on (fenced) or the
             // lock was already gone (written: the outcome the caller wanted).
-            delete.CommandText = """
+            var delete = turn.Command("""
                 DELETE FROM locks WHERE resource_id = $resource AND lock_id = $lock
                   AND COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0) = $epoch
-                """;
+                """);
             delete.Parameters.AddWithValue("$resource", resourceId);
             delete.Parameters.AddWithValue("$lock", lockId);
             delete.Parameters.AddWithValue("$root", root);
@@ -148,25 +127,18 @@ public sealed class SqliteLockStore(SqliteDatabase database) : ILockStore
             {
                 return StoreWrite.Written;
             }
-            return await SqliteEpochs.CurrentAsync(connection, null, root, cancellationToken).ConfigureAwait(false) == epoch
+            return await SqliteEpochs.CurrentAsync(turn, null, root, cancellationToken).ConfigureAwait(false) == epoch
                 ? StoreWrite.Written
                 : StoreWrite.Fenced;
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite: {ex.Message}", ex);
-        }
-    }
+        }, cancellationToken);
 }
 
-/// <summary>Reads a root's current epoch inside a write transaction (0 when never claimed).</summary>
+/// <summary>Reads a root's current epoch inside a write (0 when never claimed).</summary>
 internal static class SqliteEpochs
 {
-    public static async Task<long> CurrentAsync(SqliteConnection connection, SqliteTransaction? tx, string root, CancellationToken cancellationToken)
+    public static async Task<long> CurrentAsync(SqliteDatabase.WriteTurn turn, SqliteTransaction? tx, string root, CancellationToken cancellationToken)
     {
-        await using var select = connection.CreateCommand();
-        select.Transaction = tx;
-        select.CommandText = "SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0)";
+        var select = turn.Command("SELECT COALESCE((SELECT epoch FROM resource_epochs WHERE root_id = $root), 0)", tx);
         select.Parameters.AddWithValue("$root", root);
         return (long)(await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }

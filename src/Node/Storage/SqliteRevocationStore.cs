@@ -8,19 +8,16 @@ namespace CollabAkka.Node.Storage;
 public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocationStore
 {
     public Task SaveAsync(string userId, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
-        SqliteDatabase.Guard(async () =>
+        database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var upsert = connection.CreateCommand();
-            upsert.CommandText = """
+            var upsert = turn.Command("""
                 INSERT INTO session_revocations (user_id, not_before_ms) VALUES ($user, $notBefore)
                 ON CONFLICT (user_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms)
-                """;
+                """);
             upsert.Parameters.AddWithValue("$user", userId);
             upsert.Parameters.AddWithValue("$notBefore", notBefore.ToUnixTimeMilliseconds());
             return await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        });
+        }, cancellationToken);
 
     public Task<IReadOnlyDictionary<string, DateTimeOffset>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken) =>
         SqliteDatabase.Guard<IReadOnlyDictionary<string, DateTimeOffset>>(async () =>
@@ -39,13 +36,10 @@ public sealed class SqliteRevocationStore(SqliteDatabase database) : IRevocation
         });
 
     public Task<int> PruneAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
-        SqliteDatabase.Guard(async () =>
+        database.WriteAsync(async turn =>
         {
-            using var turn = await database.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM session_revocations WHERE not_before_ms < $cutoff";
+            var delete = turn.Command("DELETE FROM session_revocations WHERE not_before_ms < $cutoff");
             delete.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
             return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        });
+        }, cancellationToken);
 }
