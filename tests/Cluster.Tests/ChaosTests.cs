@@ -421,6 +421,16 @@ internal sealed class ChaosRun(int seed, string connectionString, string schema,
             Assert.True(leaving, $"the downed node n{target + 1} neither exited nor stopped being ready within 30 s of SIGCONT (last /ready: {ready}); " +
                                  $"its log ({Cluster.DataDirectoryOf(target)}/logs) ends:\n{LogTail(target, 25)}");
             await Cluster.KillAsync(target); // clears the slot (and kills it when it has not exited yet)
+            if (!exited)
+            {
+                // Killed on its way out: its audit buffer goes with it, as with a kill -9 at the moment it was paused
+                // (it may have stopped with a grant's record still buffered). A node that exits by itself flushes it,
+                // and that stays checked.
+                lock (_gate)
+                {
+                    _kills.Add(faultAt);
+                }
+            }
             detail = $", downed after {downed.TotalSeconds:0.0} s, paused {(resumedAt - faultAt).TotalSeconds:0.0} s, " +
                      (exited ? $"exited by itself {after.TotalSeconds:0.0} s after SIGCONT" : $"unready {after.TotalSeconds:0.0} s after SIGCONT (then killed)");
         }

@@ -26,9 +26,17 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
     private IActorRef? _region;
     private long _retries;
     private volatile bool _regionStopped;
+    private volatile bool _leavingAlone;
 
     /// <summary>The graceful leave stopped this node's region: from now on callers are refused at once instead of asking nobody.</summary>
     public void RegionStopped() => _regionStopped = true;
+
+    /// <summary>
+    /// The graceful leave began on a node that no other member can take shards over from: from now on callers are refused
+    /// at once. Sent on, a request for a shard already handed off would wait in the region for a home that a lone node's
+    /// coordinator never gives, and that buffer holds the hand-off open until <c>Collab:Shutdown:HandOffTimeout</c>.
+    /// </summary>
+    public void LeavingAlone() => _leavingAlone = true;
 
     public IReadOnlyCollection<string> ActiveRoots => census.Roots;
 
@@ -44,6 +52,11 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
             // The region stopped (this node handed its shards off and is leaving): nothing would answer.
             return EntityReply.Refuse(ErrorCodes.Unavailable,
                 $"This node is shutting down; resource {envelope.ResourceId.Root.Value} is served by another node. Reconnect elsewhere.");
+        }
+        if (_leavingAlone)
+        {
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"This node is shutting down and no other node can serve resource {envelope.ResourceId.Root.Value}; nothing was changed. Reconnect when it is back.");
         }
         var root = envelope.ResourceId.Root.Value;
         var total = options.AskTimeout;

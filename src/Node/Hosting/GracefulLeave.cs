@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using CollabAkka.Entities.Routing;
@@ -22,6 +23,7 @@ namespace CollabAkka.Node.Hosting;
 /// reconnect elsewhere at once, rejoin, resync and re-send what was not acknowledged.
 /// </summary>
 public sealed partial class GracefulLeave(
+    ActorSystem system,
     NodeDrain drain,
     IRequiredActor<ResourceRegion> region,
     IEntityRouter router,
@@ -41,6 +43,13 @@ public sealed partial class GracefulLeave(
         try
         {
             var shards = await region.GetAsync(cancellationToken).ConfigureAwait(false);
+            if (!AnotherMemberIsUp())
+            {
+                // Nowhere to hand off to (the embedded default, or the last node): refuse new requests instead of letting
+                // the region buffer them for a home it never gets (ShardedEntityRouter.LeavingAlone).
+                (router as ShardedEntityRouter)?.LeavingAlone();
+                LeaveLog.LeavingAlone(logger);
+            }
             // GracefulShutdown: the region hands every shard off through the coordinator, then stops itself.
             var stopped = await shards.GracefulStop(options.Value.HandOffTimeout, GracefulShutdown.Instance).ConfigureAwait(false);
             (router as ShardedEntityRouter)?.RegionStopped();
@@ -58,6 +67,12 @@ public sealed partial class GracefulLeave(
             LeaveLog.HandOffTimedOut(logger, options.Value.HandOffTimeout.TotalSeconds);
         }
         await drain.CloseConnectionsAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private bool AnotherMemberIsUp()
+    {
+        var cluster = Cluster.Get(system);
+        return cluster.State.Members.Any(m => m.Status == MemberStatus.Up && m.Address != cluster.SelfAddress);
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -78,5 +93,9 @@ public sealed partial class GracefulLeave(
         [LoggerMessage(EventId = 3511, Level = LogLevel.Warning,
             Message = "Graceful leave: shards not handed off within {Seconds} s (Collab:Shutdown:HandOffTimeout); closing connections anyway.")]
         public static partial void HandOffTimedOut(ILogger logger, double seconds);
+
+        [LoggerMessage(EventId = 3512, Level = LogLevel.Information,
+            Message = "Graceful leave: no other member is up to take shards over; new resource requests are refused (UNAVAILABLE) while this node drains its commits.")]
+        public static partial void LeavingAlone(ILogger logger);
     }
 }
