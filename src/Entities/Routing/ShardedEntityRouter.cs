@@ -25,32 +25,18 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
 {
     private IActorRef? _region;
     private long _retries;
-    private volatile Leave _leave;
-
-    private enum Leave
-    {
-        None,
-        /// <summary>The region handed its shards to other nodes and stopped.</summary>
-        RegionStopped,
-        /// <summary>No other member can take the shards over (it stays so when the region stops).</summary>
-        Alone,
-    }
+    private volatile bool _regionStopped;
+    private volatile bool _leavingAlone;
 
     /// <summary>The graceful leave stopped this node's region: from now on callers are refused at once instead of asking nobody.</summary>
-    public void RegionStopped()
-    {
-        if (_leave == Leave.None)
-        {
-            _leave = Leave.RegionStopped;
-        }
-    }
+    public void RegionStopped() => _regionStopped = true;
 
     /// <summary>
     /// The graceful leave began on a node that no other member can take shards over from: from now on callers are refused
     /// at once. Sent on, a request for a shard already handed off would wait in the region for a home that a lone node's
     /// coordinator never gives, and that buffer holds the hand-off open until <c>Collab:Shutdown:HandOffTimeout</c>.
     /// </summary>
-    public void LeavingAlone() => _leave = Leave.Alone;
+    public void LeavingAlone() => _leavingAlone = true;
 
     public IReadOnlyCollection<string> ActiveRoots => census.Roots;
 
@@ -61,15 +47,16 @@ public sealed class ShardedEntityRouter(Func<CancellationToken, Task<IActorRef>>
     {
         ArgumentNullException.ThrowIfNull(envelope);
         var regionRef = _region ??= await region(cancellationToken).ConfigureAwait(false);
-        switch (_leave)
+        if (_regionStopped)
         {
-            case Leave.RegionStopped:
-                // The region stopped (this node handed its shards off and is leaving): nothing would answer.
-                return EntityReply.Refuse(ErrorCodes.Unavailable,
-                    $"This node is shutting down; resource {envelope.ResourceId.Root.Value} is served by another node. Reconnect elsewhere.");
-            case Leave.Alone:
-                return EntityReply.Refuse(ErrorCodes.Unavailable,
-                    $"This node is shutting down and no other node can serve resource {envelope.ResourceId.Root.Value}; nothing was changed. Reconnect when it is back.");
+            // The region stopped (this node handed its shards off and is leaving): nothing would answer.
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"This node is shutting down; resource {envelope.ResourceId.Root.Value} is served by another node. Reconnect elsewhere.");
+        }
+        if (_leavingAlone)
+        {
+            return EntityReply.Refuse(ErrorCodes.Unavailable,
+                $"This node is shutting down and no other node can serve resource {envelope.ResourceId.Root.Value}; nothing was changed. Reconnect when it is back.");
         }
         var root = envelope.ResourceId.Root.Value;
         var total = options.AskTimeout;
